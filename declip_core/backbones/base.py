@@ -1,0 +1,109 @@
+"""The backbone interface every part of DeCLIP uses to get image and text features."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How images become backbone input; stored with every checkpoint."""
+
+    image_size: int
+    resize: str  # "shortest" (resize shorter side, then centre crop) or "squash"
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    interpolation: str = "bicubic"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PreprocessConfig":
+        return cls(
+            image_size=int(d["image_size"]),
+            resize=str(d["resize"]),
+            mean=tuple(float(v) for v in d["mean"]),  # type: ignore[arg-type]
+            std=tuple(float(v) for v in d["std"]),  # type: ignore[arg-type]
+            interpolation=str(d.get("interpolation", "bicubic")),
+        )
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """Metadata that travels with a backbone (and into every checkpoint built on it)."""
+
+    spec: str  # the string given to create_backbone
+    kind: str  # "lite" or "openclip"
+    image_dim: int  # size of ImageFeatures.pooled
+    stats_dim: int  # size of ImageFeatures.stats (multi-level statistics)
+    text_dim: int  # size of encode_text output
+    weight_source: str  # file path or package the weights came from
+    sha256: str | None  # of the image-tower weight file, when known
+    text_weight_source: str = ""
+    aligned: bool = False  # True when image and text towers share one space (CLIP)
+    preprocess: PreprocessConfig | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_dim(self) -> int:
+        """Size of ImageFeatures.vector(): pooled plus statistics."""
+        return self.image_dim + self.stats_dim
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["preprocess"] = self.preprocess.to_dict() if self.preprocess else None
+        return d
+
+
+@dataclass
+class ImageFeatures:
+    """Output of Backbone.encode_image.
+
+    pooled: (B, image_dim) the tower's global feature (CLIP image embedding, or the
+        classifier's pooled feature for `lite`).
+    stats: (B, stats_dim) per-channel mean and std of intermediate feature maps at
+        several depths: where blur, noise and blocking still show.
+    levels: the intermediate feature maps themselves, each (B, C_i, H_i, W_i).
+    logits: (B, 1000) ImageNet logits where the tower has a classifier, else None.
+    """
+
+    pooled: torch.Tensor
+    stats: torch.Tensor
+    levels: list[torch.Tensor] = field(default_factory=list)
+    logits: torch.Tensor | None = None
+
+    def vector(self) -> torch.Tensor:
+        """(B, image_dim + stats_dim): the coarse feature the disentangler reads."""
+        return torch.cat([self.pooled, self.stats], dim=1)
+
+
+class Backbone(nn.Module):
+    """A frozen image tower and text tower with the preprocessing their weights need.
+
+    Subclasses set `info`, `preprocess` (PIL image -> (3, H, W) tensor),
+    `tokenizer` and implement `encode_image`, `encode_text`.
+    """
+
+    info: BackboneInfo
+    preprocess: Callable[[Any], torch.Tensor]
+    tokenizer: Callable[[Sequence[str]], Any]
+
+    def encode_image(self, images: torch.Tensor, with_levels: bool = False) -> ImageFeatures:
+        """images: (B, 3, H, W) already preprocessed (normalised)."""
+        raise NotImplementedError
+
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """(T, text_dim) text embeddings, L2-normalised."""
+        raise NotImplementedError
+
+    def normalize(self, images01: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in 0..1 -> backbone input: differentiable resize and normalise."""
+        from declip_core.transforms import tensor_preprocess
+
+        if self.info.preprocess is None:
+            raise ValueError(f"backbone {self.info.spec!r} has no preprocessing config")
+        return tensor_preprocess(images01, self.info.preprocess)

@@ -1,0 +1,135 @@
+"""Inference API: load a DeCLIP checkpoint, embed images and perceptual phrases.
+
+Never imports training code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from PIL import Image
+from torch import nn
+
+from declip_core.backbones import Backbone, PreprocessConfig, create_backbone
+from declip_core.checkpoint import load_checkpoint, save_checkpoint
+from declip_core.model import DisentanglerConfig, Disentangler, Embeddings, select_features
+from declip_core.transforms import pil_to_tensor01
+
+CHECKPOINT_KIND = "declip"
+
+
+class DeCLIP(nn.Module):
+    """A frozen backbone and the disentangler on top of it."""
+
+    def __init__(self, backbone: Backbone, disentangler: Disentangler) -> None:
+        super().__init__()
+        if disentangler.cfg.image_in_dim != _in_dim(backbone, disentangler.cfg.features):
+            raise ValueError(f"disentangler expects {disentangler.cfg.image_in_dim} input features but backbone "
+                             f"{backbone.info.spec!r} gives {_in_dim(backbone, disentangler.cfg.features)}")
+        self.backbone = backbone
+        self.disentangler = disentangler
+
+    @property
+    def perceptual_dim(self) -> int:
+        return self.disentangler.cfg.perceptual_dim
+
+    @property
+    def semantic_dim(self) -> int:
+        return self.disentangler.cfg.semantic_dim
+
+    @property
+    def preprocess(self) -> Any:
+        """PIL image -> (3, S, S) normalised tensor, as the backbone's weights need."""
+        return self.backbone.preprocess
+
+    def features(self, images01: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in 0..1 -> (B, D_in) projector input; differentiable."""
+        if images01.ndim != 4 or images01.shape[1] != 3:
+            raise ValueError(f"expected images (B, 3, H, W) in 0..1, got {tuple(images01.shape)}")
+        f = self.backbone.encode_image(self.backbone.normalize(images01))
+        return select_features(f.pooled, f.stats, self.disentangler.cfg.features)
+
+    def embed_images(self, images01: torch.Tensor) -> Embeddings:
+        """(B, 3, H, W) in 0..1 -> Embeddings(perceptual (B, P), semantic (B, S)), L2-normalised."""
+        return self.disentangler.embed_features(self.features(images01))
+
+    def embed_pil(self, images: Sequence[Image.Image]) -> Embeddings:
+        """PIL images of any size -> embeddings, each preprocessed with the backbone's transform."""
+        x = torch.stack([self.backbone.preprocess(im) for im in images]).to(self._device())
+        f = self.backbone.encode_image(x)
+        return self.disentangler.embed_features(select_features(f.pooled, f.stats, self.disentangler.cfg.features))
+
+    def embed_perceptual_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """(T, P) L2-normalised perceptual-space embeddings of phrases."""
+        return self.disentangler.embed_text_perceptual(self.backbone.encode_text(_texts(texts)).to(self._device()))
+
+    def embed_semantic_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """(T, S) L2-normalised semantic-space embeddings of captions."""
+        return self.disentangler.embed_text_semantic(self.backbone.encode_text(_texts(texts)).to(self._device()))
+
+    def score_phrases(self, images01: torch.Tensor, phrases: Sequence[str]) -> torch.Tensor:
+        """(B, T) cosine similarity of each image's perceptual embedding to each phrase."""
+        return self.embed_images(images01).perceptual @ self.embed_perceptual_text(phrases).T
+
+    def _device(self) -> torch.device:
+        return next(self.disentangler.parameters()).device
+
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        """Write the disentangler in the checkpoint format (the backbone is referenced, not copied)."""
+        info = self.backbone.info
+        cfg: dict[str, Any] = {
+            "kind": CHECKPOINT_KIND,
+            "disentangler": self.disentangler.cfg.to_dict(),
+            "backbone": info.to_dict(),
+        }
+        if extra:
+            cfg["extra"] = extra
+        return save_checkpoint(path, self.disentangler.state_dict(), cfg)
+
+
+def _texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise ValueError("expected a sequence of strings")
+    if len(texts) == 0:
+        raise ValueError("expected at least one text")
+    return list(texts)
+
+
+def _in_dim(backbone: Backbone, features: str) -> int:
+    from declip_core.model.config import feature_dim
+
+    return feature_dim(features, backbone.info.image_dim, backbone.info.stats_dim)
+
+
+def declip_from_checkpoint(path: str | Path, backbone: Backbone | None = None, device: str = "cpu") -> DeCLIP:
+    """Build DeCLIP from a checkpoint file, creating (or checking) its backbone."""
+    tensors, cfg = load_checkpoint(path)
+    if cfg.get("kind") != CHECKPOINT_KIND:
+        raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {CHECKPOINT_KIND!r}")
+    bcfg = cfg["backbone"]
+    if backbone is None:
+        backbone = create_backbone(bcfg["spec"], device=device)
+    if bcfg.get("sha256") and backbone.info.sha256 and bcfg["sha256"] != backbone.info.sha256:
+        raise ValueError(f"{path}: trained on backbone weights {bcfg['sha256'][:12]}…, but "
+                         f"{backbone.info.spec!r} has {backbone.info.sha256[:12]}…")
+    if bcfg.get("preprocess") and backbone.info.preprocess and \
+            PreprocessConfig.from_dict(bcfg["preprocess"]) != backbone.info.preprocess:
+        raise ValueError(f"{path}: trained with preprocessing {bcfg['preprocess']}, "
+                         f"backbone has {backbone.info.preprocess.to_dict()}")
+    dis = Disentangler(DisentanglerConfig.from_dict(cfg["disentangler"]))
+    dis.load_state_dict(tensors, strict=True)
+    return DeCLIP(backbone, dis).eval().to(device)
+
+
+def load_declip(name_or_path: str | Path = "lite", device: str = "cpu") -> DeCLIP:
+    """A DeCLIP model by weight tag ("lite") or checkpoint path; see declip_core.pretrained for the load order."""
+    from declip_core.pretrained import resolve_checkpoint
+
+    return declip_from_checkpoint(resolve_checkpoint(name_or_path, kind=CHECKPOINT_KIND), device=device)
+
+
+def load_image01(path: str | Path) -> torch.Tensor:
+    """(1, 3, H, W) tensor in 0..1 from an image file (see declip_core.io for robust batch loading)."""
+    with Image.open(path) as im:
+        return pil_to_tensor01(im).unsqueeze(0)

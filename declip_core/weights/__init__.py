@@ -1,0 +1,1 @@
+"""Bundled DeCLIP checkpoints (safetensors + JSON) and their tags."""
