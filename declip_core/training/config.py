@@ -1,0 +1,139 @@
+"""Typed training configuration: YAML file + `key.sub=value` overrides; the resolved config is
+saved beside every run."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+# Held out from ALL training (disentangler and IQA heads): used by evaluate.py and the IQA benchmark.
+DEFAULT_HELDOUT_PHOTOS: tuple[str, ...] = ("china", "flower", "grace_hopper", "coffee")
+DEFAULT_HELDOUT_TYPES: tuple[str, ...] = ("lens_blur", "multiplicative_noise", "jpeg2000", "mean_shift", "pixelate")
+
+
+@dataclass
+class DataConfig:
+    i2t_dir: str = "runs/i2t-lite"  # built here when absent (see build)
+    build: bool = True
+    sources: list[str] = field(default_factory=lambda: ["offline-photos"])
+    crops_per_photo: int = 6
+    distortions_per_crop: int = 40
+    combos_per_crop: int = 10
+    crop_size: int = 256
+    heldout_photos: list[str] = field(default_factory=lambda: list(DEFAULT_HELDOUT_PHOTOS))
+    heldout_types: list[str] = field(default_factory=lambda: list(DEFAULT_HELDOUT_TYPES))
+    seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    features: str = "pooled+stats"
+    perceptual_dim: int = 128
+    semantic_dim: int = 128
+    hidden: int = 512
+    depth: int = 2
+    text_hidden: int = 512
+    text_depth: int = 1
+    dropout: float = 0.1
+    init_temperature: float = 0.07
+
+
+@dataclass
+class OptimConfig:
+    epochs: int = 30
+    optimizer: str = "adamw"  # adamw | sgd
+    batch_size: int = 256  # global batch (split across ranks under torchrun)
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 50
+    separation: str = "xcov"  # xcov | hsic | none
+    separation_weight: float = 1.0
+    semantic_weight: float = 1.0
+    perceptual_weight: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    backbone: str = "lite"
+    out: str = "runs/lite"
+    cache_dir: str = "runs/cache"
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train_iqa: bool = True
+    evaluate: bool = True
+    progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: str, typ: Any, current: Any) -> Any:
+    if isinstance(current, bool):
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected a boolean, got {value!r}")
+    if isinstance(current, int):
+        return int(value)
+    if isinstance(current, float):
+        return float(value)
+    if isinstance(current, list):
+        return [v for v in value.split(",") if v] if not value.startswith("[") else json.loads(value)
+    return value
+
+
+def _apply(obj: Any, d: dict[str, Any], where: str) -> None:
+    for k, v in d.items():
+        if not hasattr(obj, k):
+            raise ValueError(f"unknown config key {where}{k!r}")
+        cur = getattr(obj, k)
+        if dataclasses.is_dataclass(cur):
+            if not isinstance(v, dict):
+                raise ValueError(f"config key {where}{k} must be a mapping")
+            _apply(cur, v, f"{where}{k}.")
+        else:
+            setattr(obj, k, v)
+
+
+def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """TrainConfig from a YAML file, then `a.b=value` overrides."""
+    cfg = TrainConfig()
+    if path is not None:
+        import yaml
+
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(f"{p}: config file not found")
+        d = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(d, dict):
+            raise ValueError(f"{p}: expected a mapping at the top level")
+        _apply(cfg, d, "")
+    for ov in overrides:
+        if "=" not in ov:
+            raise ValueError(f"override {ov!r} must look like key.sub=value")
+        key, value = ov.split("=", 1)
+        obj = cfg
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if not hasattr(obj, part):
+                raise ValueError(f"unknown config key {key!r}")
+            obj = getattr(obj, part)
+        if not hasattr(obj, parts[-1]) or dataclasses.is_dataclass(getattr(obj, parts[-1])):
+            raise ValueError(f"unknown config key {key!r}")
+        setattr(obj, parts[-1], _coerce(value, None, getattr(obj, parts[-1])))
+    return cfg
+
+
+def save_resolved(cfg: TrainConfig, out_dir: str | Path) -> Path:
+    """Write the resolved config as YAML beside the run."""
+    import yaml
+
+    p = Path(out_dir) / "resolved_config.yaml"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    return p
