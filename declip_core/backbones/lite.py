@@ -19,6 +19,7 @@ from declip_core.backbones.efficientnet_lite import (
     STATS_DIM,
     EfficientNetLite0,
     channel_stats,
+    fold_batchnorm,
 )
 from declip_core.backbones.minilm import MINILM_DIM, MiniLMText, minilm_path
 from declip_core.hashing import sha256_file
@@ -44,7 +45,7 @@ def lite0_weight_path() -> Path:
 
 
 def load_lite0(path: Path | None = None, check_sha256: bool = True) -> tuple[EfficientNetLite0, str]:
-    """Build the tower and load its weights with strict key matching; returns (model, sha256).
+    """Build the tower, load its weights with strict key matching, fold BatchNorm; returns (model, sha256).
 
     The package ships a torch zip file; it is read with torch.load(weights_only=True), which
     refuses arbitrary pickled objects.
@@ -59,6 +60,7 @@ def load_lite0(path: Path | None = None, check_sha256: bool = True) -> tuple[Eff
     model = EfficientNetLite0()
     model.load_state_dict(sd, strict=True)
     model.eval()
+    fold_batchnorm(model)
     for p in model.parameters():
         p.requires_grad_(False)
     return model, digest
