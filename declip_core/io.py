@@ -1,0 +1,73 @@
+"""Robust image loading: every mode PIL reads becomes RGB, EXIF rotation applied, size limits
+enforced, and every failure is a ValueError that names the file and the problem."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 64_000_000  # 64 MP; far below PIL's own bomb limit, above any phone photo
+
+
+class ImageLoadError(ValueError):
+    """An image that could not be read; `path` and `reason` say which and why."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Any PIL mode -> 8-bit RGB (alpha composited on white, 16-bit scaled, CMYK converted)."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr8 = np.clip(np.round(arr / hi * 255.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(arr8, "L").convert("RGB")
+    if im.mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        scale = 255.0 if arr.max() <= 1.0 else 1.0
+        return Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L").convert("RGB")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(bg, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open, check, EXIF-rotate and convert to RGB. Raises ImageLoadError."""
+    p = Path(path)
+    if not p.is_file():
+        raise ImageLoadError(p, "no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                w, h = im.size
+                if w < 1 or h < 1:
+                    raise ImageLoadError(p, f"empty image ({w}x{h})")
+                if w * h > max_pixels:
+                    raise ImageLoadError(p, f"too large: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the "
+                                            f"{max_pixels / 1e6:.0f} MP limit (decompression-bomb guard)")
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                return _to_rgb(im)
+    except ImageLoadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageLoadError(p, "not an image file PIL can identify") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageLoadError(p, f"too large (decompression-bomb guard: {e})") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageLoadError(p, f"corrupt or truncated image ({e})") from None
+
+
+def load_rgb_array(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """(H, W, 3) uint8 from a file; raises ImageLoadError."""
+    return np.asarray(load_image(path, max_pixels))
