@@ -1,0 +1,1 @@
+"""Data: distortion library and dataset builders."""
