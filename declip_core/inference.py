@@ -29,6 +29,7 @@ class DeCLIP(nn.Module):
                              f"{backbone.info.spec!r} gives {_in_dim(backbone, disentangler.cfg.features)}")
         self.backbone = backbone
         self.disentangler = disentangler
+        self.checkpoint_sha256: str | None = None  # set when loaded from a checkpoint
 
     @property
     def perceptual_dim(self) -> int:
@@ -85,7 +86,11 @@ class DeCLIP(nn.Module):
         }
         if extra:
             cfg["extra"] = extra
-        return save_checkpoint(path, self.disentangler.state_dict(), cfg)
+        out = save_checkpoint(path, self.disentangler.state_dict(), cfg)
+        from declip_core.checkpoint import read_config
+
+        self.checkpoint_sha256 = read_config(out)["sha256"]
+        return out
 
 
 def _texts(texts: Sequence[str]) -> list[str]:
@@ -119,7 +124,9 @@ def declip_from_checkpoint(path: str | Path, backbone: Backbone | None = None, d
                          f"backbone has {backbone.info.preprocess.to_dict()}")
     dis = Disentangler(DisentanglerConfig.from_dict(cfg["disentangler"]))
     dis.load_state_dict(tensors, strict=True)
-    return DeCLIP(backbone, dis).eval().to(device)
+    model = DeCLIP(backbone, dis).eval().to(device)
+    model.checkpoint_sha256 = cfg["sha256"]
+    return model
 
 
 def load_declip(name_or_path: str | Path = "lite", device: str = "cpu") -> DeCLIP:

@@ -1,0 +1,241 @@
+"""Build an I&2T set: plan, caption, render in worker processes, write sharded Parquet + PNGs.
+
+Resumable: finished shards are folders with a metadata.parquet; a shard is written into
+`<shard>.partial/` and renamed only when complete, so an interruption never leaves half a shard.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image
+
+from declip_core.data.i2t.photos import photo_id, resolve_sources
+from declip_core.data.i2t.plan import Job, plan_photo
+from declip_core.data.i2t.render import crop_resize, render
+from declip_core.data.manifest import COLUMNS
+from declip_core.data.sources import SourceRecord
+from declip_core.data.texts import Captioner, clean_semantic_text
+from declip_core.io import ImageLoadError, load_rgb_array
+
+PLAN_VERSION = 1
+
+
+@dataclass
+class BuildConfig:
+    crop_size: int = 256
+    crops_per_photo: int = 6
+    singles_per_crop: int = 40
+    combos_per_crop: int = 10
+    aesthetic_negatives: tuple[str, ...] = ("bad_crop", "tilted_horizon", "washed_out")
+    heldout_photos: tuple[str, ...] = ()
+    heldout_types: tuple[str, ...] = ()
+    shard_size: int = 2000
+    workers: int = 2
+    seed: int = 0
+
+
+@dataclass
+class BuildSummary:
+    out: str
+    samples: int = 0
+    duplicates: int = 0
+    per_source: dict[str, int] = field(default_factory=dict)
+    per_distortion: dict[str, int] = field(default_factory=dict)
+    per_origin: dict[str, int] = field(default_factory=dict)
+    per_split: dict[str, int] = field(default_factory=dict)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    rendered: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Samples rendered per second in this run."""
+        return self.rendered / self.seconds if self.seconds > 0 else 0.0
+
+    def format(self) -> str:
+        lines = [f"I&2T set at {self.out}: {self.samples} samples ({self.duplicates} duplicates dropped); "
+                 f"rendered {self.rendered} in {self.seconds:.1f} s ({self.rate:.1f} samples/s)"]
+        for title, d in (("per source", self.per_source), ("per split", self.per_split),
+                         ("per text origin", self.per_origin), ("per distortion type", self.per_distortion)):
+            lines.append(f"  {title}: " + ", ".join(f"{k}={v}" for k, v in sorted(d.items())))
+        lines.append(f"  rejected files: {len(self.rejected)}")
+        lines += [f"    {p}: {why}" for p, why in self.rejected]
+        return "\n".join(lines)
+
+
+def _pixel_hash(img: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(img).tobytes() + str(img.shape).encode()).hexdigest()
+
+
+def _label(rec: SourceRecord) -> dict[str, Any]:
+    return {"mos": rec.normalized_mos(), "perceptual_text": rec.perceptual_text}
+
+
+def _work(args: tuple[Job, str, int, dict]) -> tuple[bytes, dict] | tuple[None, str]:
+    job, path, size, label = args
+    try:
+        return render(job, path, size, label)
+    except (ValueError, OSError) as e:  # reported per sample; never fatal for the build
+        return None, f"{type(e).__name__}: {e}"
+
+
+def build_i2t(sources: Sequence[str], out: str | Path, cfg: BuildConfig, captioner: Captioner | None = None,
+              progress: bool = True) -> BuildSummary:
+    """Build (or resume) an I&2T set in `out` from source specs; returns the summary."""
+    t0 = time.time()
+    out = Path(out)
+    summary = BuildSummary(out=str(out))
+    records = resolve_sources(list(sources))
+    photos: list[tuple[SourceRecord, tuple[int, int], str]] = []
+    seen_px: set[str] = set()
+    for rec in records:
+        try:
+            img = load_rgb_array(rec.image_path)
+        except ImageLoadError as e:
+            summary.rejected.append((str(rec.image_path), e.reason))
+            continue
+        if min(img.shape[:2]) < 32:
+            summary.rejected.append((str(rec.image_path), f"too small for training ({img.shape[1]}x{img.shape[0]})"))
+            continue
+        h = _pixel_hash(img)
+        if h in seen_px:
+            summary.rejected.append((str(rec.image_path), "duplicate of an earlier photo (same pixels)"))
+            continue
+        seen_px.add(h)
+        photos.append((rec, (img.shape[1], img.shape[0]), h))
+    if not photos:
+        raise ValueError(f"no readable photos in sources {list(sources)}")
+    held = set(cfg.heldout_photos)
+    jobs: list[Job] = []
+    for i, (rec, size, _) in enumerate(photos):
+        labelled = rec.normalized_mos() is not None or bool(rec.perceptual_text)
+        jobs += plan_photo(i, size, photo_id(rec) in held, labelled, cfg.crops_per_photo, cfg.singles_per_crop,
+                           cfg.combos_per_crop, tuple(cfg.aesthetic_negatives), tuple(cfg.heldout_types), cfg.seed)
+    plan_hash = hashlib.sha256(json.dumps({"v": PLAN_VERSION, "cfg": asdict(cfg),
+                                           "photos": [h for _, _, h in photos]}, default=str).encode()).hexdigest()
+    out.mkdir(parents=True, exist_ok=True)
+    plan_f = out / "plan.json"
+    if plan_f.is_file():
+        old = json.loads(plan_f.read_text()).get("plan_hash")
+        if old != plan_hash:
+            raise ValueError(f"{out} holds a different build (plan {old[:12]}…); use another --out or delete it")
+    else:
+        plan_f.write_text(json.dumps({"plan_hash": plan_hash, "config": asdict(cfg), "sources": list(sources),
+                                      "jobs": len(jobs)}, indent=2, default=str))
+    # Semantic texts: user captions, else the captioner on the clean crop (shared by all its variants).
+    sem: dict[tuple[int, Any], str] = {}
+    need: list[tuple[int, Any]] = []
+    queued: set[tuple[int, Any]] = set()  # O(1) membership; `k in need` was quadratic on big sets
+    for j in jobs:
+        rec = photos[j.photo][0]
+        k = (j.photo, j.crop)
+        if k in sem or k in queued:
+            continue
+        if rec.semantic_text:
+            sem[k] = clean_semantic_text(rec.semantic_text) or "a photo"
+        else:
+            need.append(k)
+            queued.add(k)
+    if need:
+        if captioner is None:
+            raise ValueError("photos without captions need a captioner (e.g. declip_core.data.i2t.captioner)")
+        for i in range(0, len(need), 64):
+            chunk = need[i : i + 64]
+            ims = [Image.fromarray(crop_resize(load_rgb_array(photos[p][0].image_path), box, cfg.crop_size))
+                   for p, box in chunk]
+            for k, c in zip(chunk, captioner.caption(ims)):
+                sem[k] = c
+    _write_shards(jobs, photos, sem, out, cfg, summary, progress)
+    _tally(out, summary)
+    summary.seconds = time.time() - t0
+    (out / "summary.json").write_text(json.dumps({**asdict(summary), "rate": summary.rate}, indent=2))
+    return summary
+
+
+def _write_shards(jobs: list[Job], photos: list, sem: dict, out: Path, cfg: BuildConfig, summary: BuildSummary,
+                  progress: bool) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shards = [jobs[i : i + cfg.shard_size] for i in range(0, len(jobs), cfg.shard_size)]
+    seen: set[str] = set()
+    for s in range(len(shards)):
+        done = out / f"shard-{s:05d}" / "metadata.parquet"
+        if done.is_file():
+            seen.update(pq.read_table(done, columns=["sample_id"]).column("sample_id").to_pylist())
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), desc="I&2T samples", unit="img")
+    ctx = mp.get_context("spawn")
+    pool = ctx.Pool(cfg.workers) if cfg.workers > 1 else None
+    try:
+        for s, shard_jobs in enumerate(shards):
+            final = out / f"shard-{s:05d}"
+            if (final / "metadata.parquet").is_file():
+                if bar:
+                    bar.update(len(shard_jobs))
+                continue
+            part = out / f"shard-{s:05d}.partial"
+            shutil.rmtree(part, ignore_errors=True)
+            part.mkdir(parents=True)
+            args = [(j, str(photos[j.photo][0].image_path), cfg.crop_size, _label(photos[j.photo][0]))
+                    for j in shard_jobs]
+            results = pool.imap(_work, args, chunksize=8) if pool else map(_work, args)
+            rows = []
+            for j, (png, fields) in zip(shard_jobs, results):
+                if bar:
+                    bar.update(1)
+                rec = photos[j.photo][0]
+                if png is None:
+                    summary.rejected.append((f"{rec.image_path} [{j.kind} {list(j.chain)}]", str(fields)))
+                    continue
+                sid = hashlib.sha256(png).hexdigest()
+                if sid in seen:
+                    summary.duplicates += 1
+                    continue
+                seen.add(sid)
+                name = f"{sid[:20]}.png"
+                (part / name).write_bytes(png)
+                summary.rendered += 1
+                rows.append({"file_name": name, "sample_id": sid, "source": rec.source, "photo_id": photo_id(rec),
+                             "semantic_text": sem[(j.photo, j.crop)], **fields})
+            table = pa.Table.from_pylist(rows, schema=_schema()) if rows else _schema().empty_table()
+            pq.write_table(table, part / "metadata.parquet")
+            part.rename(final)
+        if pool:
+            pool.close()  # normal end: let workers exit cleanly
+    finally:
+        if pool:
+            pool.terminate()  # on Ctrl-C / errors close()+join() would wait forever for lost tasks
+            pool.join()
+        if bar:
+            bar.close()
+
+
+def _schema():
+    import pyarrow as pa
+
+    types = {"quality": pa.float64(), "mos": pa.float64(), "aesthetic": pa.float64(), "weak": pa.bool_()}
+    return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])
+
+
+def _tally(out: Path, summary: BuildSummary) -> None:
+    from declip_core.data.manifest import read_manifest
+
+    rows = read_manifest(out)
+    summary.samples = len(rows)
+    summary.per_source = dict(Counter(r["source"] for r in rows))
+    summary.per_split = dict(Counter(r["split"] for r in rows))
+    summary.per_origin = dict(Counter(r["text_origin"] for r in rows))
+    summary.per_distortion = dict(Counter(n for r in rows for n, _ in r.chain))

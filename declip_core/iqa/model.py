@@ -1,0 +1,124 @@
+"""QualityModel: DeCLIP's perceptual embedding + a quality head; score metadata on the object."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from declip_core.checkpoint import load_checkpoint, save_checkpoint
+from declip_core.inference import DeCLIP, load_declip
+from declip_core.iqa.heads import RegressionHead, ZeroShotHead
+from declip_core.iqa.prompts import PROMPTS
+
+HEAD_KIND = "iqa_head"
+METRICS = ("tech", "aes")
+
+
+class QualityModel(nn.Module):
+    """images (B, 3, H, W) in 0..1 -> (B,) quality in 0..1, higher is better."""
+
+    lower_better = False
+    score_range = (0.0, 1.0)
+
+    def __init__(self, declip: DeCLIP, metric: str, head: nn.Module, attribute_head: ZeroShotHead,
+                 head_type: str) -> None:
+        super().__init__()
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        self.declip = declip
+        self.metric = metric
+        self.head = head
+        self.attribute_head = attribute_head
+        self.head_type = head_type
+
+    def forward(self, images01: torch.Tensor) -> torch.Tensor:
+        return self.head(self.declip.embed_images(images01).perceptual)
+
+    def score_perceptual(self, perceptual: torch.Tensor) -> torch.Tensor:
+        """(B, P) embeddings -> (B,) scores (when embeddings are already computed)."""
+        return self.head(perceptual)
+
+    def attribute_scores(self, images01: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-attribute zero-shot P(good), each (B,)."""
+        probs = self.attribute_head.attribute_probs(self.declip.embed_images(images01).perceptual)
+        return {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
+
+
+def build_anchors(declip: DeCLIP, prompts: Mapping[str, tuple[tuple[str, str], ...]]) -> tuple[list[str], torch.Tensor]:
+    """(attributes, (A, 2, P) anchors): each side's prompt embeddings averaged and normalised."""
+    attrs, rows = [], []
+    with torch.no_grad():
+        for attr, pairs in prompts.items():
+            good = declip.embed_perceptual_text([g for g, _ in pairs]).mean(0)
+            bad = declip.embed_perceptual_text([b for _, b in pairs]).mean(0)
+            attrs.append(attr)
+            rows.append(torch.stack([good, bad]))
+    return attrs, torch.nn.functional.normalize(torch.stack(rows), dim=-1)
+
+
+def zero_shot_head(declip: DeCLIP, metric: str) -> ZeroShotHead:
+    """Zero-shot head from the metric's antonym prompts, at DeCLIP's learned temperature."""
+    attrs, anchors = build_anchors(declip, PROMPTS[metric])
+    return ZeroShotHead(attrs, anchors, float(declip.disentangler.scale_p().detach()))
+
+
+def save_quality_head(path: str | Path, model: QualityModel, extra: dict[str, Any] | None = None) -> Path:
+    """Write the head (and the attribute anchors) in the checkpoint format."""
+    tensors = {f"head.{k}": v for k, v in model.head.state_dict().items()}
+    tensors.update({f"attr.{k}": v for k, v in model.attribute_head.state_dict().items()})
+    cfg = {"kind": HEAD_KIND, "metric": model.metric, "head_type": model.head_type,
+           "attributes": list(model.attribute_head.attributes),
+           "head_attributes": list(model.head.attributes) if isinstance(model.head, ZeroShotHead) else None,
+           "perceptual_dim": model.declip.perceptual_dim, "declip_sha256": model.declip.checkpoint_sha256,
+           "prompts": {a: [list(p) for p in ps] for a, ps in PROMPTS[model.metric].items()}, **(extra or {})}
+    return save_checkpoint(path, tensors, cfg)
+
+
+def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
+    """A QualityModel from a head checkpoint and the DeCLIP it was trained on."""
+    tensors, cfg = load_checkpoint(path)
+    if cfg.get("kind") != HEAD_KIND:
+        raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {HEAD_KIND!r}")
+    if cfg.get("declip_sha256") and declip.checkpoint_sha256 and cfg["declip_sha256"] != declip.checkpoint_sha256:
+        raise ValueError(f"{path}: head was trained on DeCLIP {cfg['declip_sha256'][:12]}…, "
+                         f"given {declip.checkpoint_sha256[:12]}…")
+    if int(cfg["perceptual_dim"]) != declip.perceptual_dim:
+        raise ValueError(f"{path}: head expects perceptual dim {cfg['perceptual_dim']}, DeCLIP has {declip.perceptual_dim}")
+    attr_t = {k[5:]: v for k, v in tensors.items() if k.startswith("attr.")}
+    attr_head = ZeroShotHead(cfg["attributes"], attr_t["anchors"], float(attr_t["logit_scale"]))
+    head_t = {k[5:]: v for k, v in tensors.items() if k.startswith("head.")}
+    if cfg["head_type"] == "zeroshot":
+        head: nn.Module = ZeroShotHead(cfg["head_attributes"], head_t["anchors"], float(head_t["logit_scale"]))
+    elif cfg["head_type"] == "regression":
+        head = RegressionHead(declip.perceptual_dim, hidden=int(head_t["net.0.weight"].shape[0]))
+        head.load_state_dict(head_t, strict=True)
+    else:
+        raise ValueError(f"{path}: unknown head type {cfg['head_type']!r}")
+    return QualityModel(declip, cfg["metric"], head, attr_head, cfg["head_type"]).eval()
+
+
+def create_quality_model(metric: str = "tech", checkpoint: str | Path | None = None, head: str | None = None,
+                         declip: DeCLIP | str | Path | None = None, device: str = "cpu") -> QualityModel:
+    """The quality model for 'tech' or 'aes'.
+
+    checkpoint: a head checkpoint file/folder or tag (default: the shipped 'lite-<metric>' tag).
+    head: None (the checkpoint's head), or 'zeroshot' to build the zero-shot head on the fly.
+    declip: a DeCLIP instance to share one backbone between metrics, or a tag/path (default 'lite').
+    """
+    from declip_core.pretrained import resolve_checkpoint
+
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    dc = declip if isinstance(declip, DeCLIP) else load_declip(declip or "lite", device=device)
+    if head == "zeroshot":
+        zs = zero_shot_head(dc, metric)
+        return QualityModel(dc, metric, zs, zero_shot_head(dc, "tech"), "zeroshot").eval().to(device)
+    if head not in (None, "regression", "default"):
+        raise ValueError(f"head must be None, 'default', 'regression' or 'zeroshot', got {head!r}")
+    path = resolve_checkpoint(checkpoint or f"lite-{metric}", kind=HEAD_KIND)
+    qm = load_quality_head(path, dc).to(device)
+    if head == "regression" and qm.head_type != "regression":
+        raise ValueError(f"{path} holds a {qm.head_type!r} head, not a regression head")
+    return qm

@@ -1,0 +1,47 @@
+"""The evaluation job shared by training/train.py and training/evaluate.py."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from declip_core.data.manifest import read_manifest
+from declip_core.data.texts import HELDOUT_QUERIES, perceptual_text_from_distortions
+from declip_core.inference import DeCLIP
+from declip_core.training.evaluation import EvalReport, evaluate_heldout, plot_embeddings
+from declip_core.training.pipeline import encode_rows
+
+
+def run_evaluation(declip: DeCLIP, i2t_dir: str | Path, cache_dir: str | Path, out_dir: str | Path,
+                   progress: bool = False) -> EvalReport:
+    """Evaluate on the held-out split of an I&2T set; writes report.md, report.json, embeddings.png."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [r for r in read_manifest(i2t_dir, splits=["heldout"]) if len(r.chain) <= 1 and r["text_origin"] != "aesthetic_negative"]
+    if not rows:
+        raise ValueError(f"{i2t_dir}: no held-out rows to evaluate on")
+    enc = encode_rows(rows, declip.backbone, cache_dir, progress=progress)
+    raw = enc.select(declip.disentangler.cfg.features)
+    keys: dict[str, str] = {}
+    for r in rows:
+        if r["perc_key"] not in keys:
+            keys[r["perc_key"]] = perceptual_text_from_distortions(r.chain, np.random.default_rng(12345))
+    with torch.no_grad():
+        key_emb = declip.embed_perceptual_text(list(keys.values())).numpy()
+        perc = declip.disentangler.embed_features(torch.from_numpy(raw)).perceptual
+        zs = {}
+        for fam, pairs in HELDOUT_QUERIES.items():
+            g = declip.embed_perceptual_text([a for a, _ in pairs])
+            b = declip.embed_perceptual_text([z for _, z in pairs])
+            zs[fam] = (((perc @ g.T).mean(1) - (perc @ b.T).mean(1)).numpy(), [])
+    rep, spaces = evaluate_heldout(declip.disentangler, rows, raw, key_emb, keys, zs)
+    plot_embeddings(spaces, rows, str(out / "embeddings.png"))
+    (out / "report.md").write_text(f"# Held-out evaluation ({rep.n_images} images, {rep.n_photos} photos)\n\n"
+                                   + rep.table() + "\n\n" + "\n".join(f"- {k}: {'met' if v else 'NOT met'}"
+                                                                      for k, v in rep.claims().items()) + "\n")
+    (out / "report.json").write_text(json.dumps({"probes": rep.probes, "chance": rep.chance,
+                                                 "stability": rep.stability, "retrieval": rep.retrieval,
+                                                 "zero_shot": rep.zero_shot, "claims": rep.claims()}, indent=2))
+    return rep

