@@ -46,7 +46,8 @@ def shard_dirs(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"{root}: no such I&2T folder")
-    return sorted(p.parent for p in root.glob("*/metadata.parquet"))
+    # `<shard>.partial/` is a shard still being written (or interrupted): never part of the set.
+    return sorted(p.parent for p in root.glob("*/metadata.parquet") if not p.parent.name.endswith(".partial"))
 
 
 def read_manifest(root: str | Path, splits: Sequence[str] | None = None) -> list[Row]:

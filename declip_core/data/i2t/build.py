@@ -9,6 +9,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import shutil
+import signal
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -78,6 +79,12 @@ def _pixel_hash(img: np.ndarray) -> str:
 
 def _label(rec: SourceRecord) -> dict[str, Any]:
     return {"mos": rec.normalized_mos(), "perceptual_text": rec.perceptual_text}
+
+
+def _ignore_sigint() -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle (it terminates the pool); a worker killed by it
+    while reading the task queue would leave the queue locked and terminate() hung."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _work(args: tuple[Job, str, int, dict]) -> tuple[bytes, dict] | tuple[None, str]:
@@ -152,8 +159,11 @@ def build_i2t(sources: Sequence[str], out: str | Path, cfg: BuildConfig, caption
             chunk = need[i : i + 64]
             ims = [Image.fromarray(crop_resize(load_rgb_array(photos[p][0].image_path), box, cfg.crop_size))
                    for p, box in chunk]
-            for k, c in zip(chunk, captioner.caption(ims)):
-                sem[k] = c
+            caps = captioner.caption(ims)
+            if len(caps) != len(chunk):
+                raise ValueError(f"captioner returned {len(caps)} captions for {len(chunk)} images")
+            for k, c in zip(chunk, caps):  # any captioner's output is cleaned: semantic texts carry no quality words
+                sem[k] = clean_semantic_text(c) or "a photo"
     _write_shards(jobs, photos, sem, out, cfg, summary, progress)
     _tally(out, summary)
     summary.seconds = time.time() - t0
@@ -178,7 +188,7 @@ def _write_shards(jobs: list[Job], photos: list, sem: dict, out: Path, cfg: Buil
 
         bar = tqdm(total=len(jobs), desc="I&2T samples", unit="img")
     ctx = mp.get_context("spawn")
-    pool = ctx.Pool(cfg.workers) if cfg.workers > 1 else None
+    pool = ctx.Pool(cfg.workers, initializer=_ignore_sigint) if cfg.workers > 1 else None
     try:
         for s, shard_jobs in enumerate(shards):
             final = out / f"shard-{s:05d}"
