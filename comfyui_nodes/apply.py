@@ -1,0 +1,123 @@
+"""Apply a DP-Adapter to CONDITIONING: append perceptual tokens, as ComfyUI's StyleModelApply appends style tokens."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from declip_core.adapter.conditioning import append_tokens, extend_attention_mask
+from declip_core.adapter.dp_adapter import DPAdapter
+
+from . import socket_types as T
+
+
+def _check_embedding(x: Any, width: int, what: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or x.ndim != 2:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{what} embedding must be a (B, {width}) tensor from a DeCLIP encode node, got {shape}")
+    if x.shape[1] != width:
+        raise ValueError(f"{what} embedding is {x.shape[1]} wide but the adapter expects {width}: "
+                         "encode with the DeCLIP model the adapter was trained with")
+    return x
+
+
+def _pooled_delta(pooled: torch.Tensor, batch: int) -> torch.Tensor:
+    """(Be, D) -> (batch, D) or (1, D); several references on a batch of 1 are averaged."""
+    if pooled.shape[0] in (1, batch):
+        return pooled
+    if batch == 1:
+        return pooled.mean(dim=0, keepdim=True)
+    raise ValueError(f"{pooled.shape[0]} reference embeddings cannot be matched to a conditioning batch of {batch}")
+
+
+def apply_adapter(
+    conditioning: list[list[Any]],
+    adapter: DPAdapter,
+    perceptual: torch.Tensor,
+    strength: float,
+    semantic: torch.Tensor | None = None,
+) -> list[list[Any]]:
+    """New CONDITIONING with the adapter's tokens (x strength) appended to every entry.
+
+    Each entry's dict is copied; an existing attention_mask is grown to cover the new tokens
+    (0 bias, exactly as ComfyUI's StyleModelApply in "multiply" mode), the pooled_output gets
+    the adapter's pooled vector (SDXL adapters only), and all other keys pass through untouched.
+    strength 0 returns the conditioning unchanged.
+    """
+    if not isinstance(adapter, DPAdapter):
+        raise ValueError(f"expected a DP_ADAPTER from the DP-Adapter Loader, got {type(adapter).__name__}")
+    if not isinstance(conditioning, list) or not all(isinstance(c, (list, tuple)) and len(c) == 2 for c in conditioning):
+        raise ValueError("expected CONDITIONING: a list of [tensor (B, L, C), dict] pairs")
+    if strength < 0:
+        raise ValueError(f"strength must be >= 0, got {strength}")
+    cfg = adapter.config
+    _check_embedding(perceptual, cfg.perceptual_dim, "perceptual")
+    if semantic is not None and cfg.semantic_dim == 0:
+        semantic = None  # this adapter reads perception only; a wired semantic embedding is not used
+    elif semantic is not None:
+        _check_embedding(semantic, cfg.semantic_dim, "semantic")
+        if semantic.shape[0] != perceptual.shape[0]:
+            raise ValueError(f"{perceptual.shape[0]} perceptual but {semantic.shape[0]} semantic embeddings")
+    for txt, _ in conditioning:
+        if not isinstance(txt, torch.Tensor) or txt.ndim != 3:
+            raise ValueError(f"conditioning tensors must be (B, L, C), got {getattr(txt, 'shape', type(txt).__name__)}")
+        if txt.shape[-1] != cfg.context_dim:
+            raise ValueError(f"the conditioning is {txt.shape[-1]} wide but this DP-Adapter makes {cfg.context_dim}-wide "
+                             "tokens: it was trained for another model family (SD1.5 is 768, SDXL 2048)")
+    if strength == 0:
+        return [[txt, dict(keys)] for txt, keys in conditioning]
+    with torch.no_grad():
+        out = adapter(perceptual.float(), None if semantic is None else semantic.float()).scaled(strength)
+    result = []
+    for txt, keys in conditioning:
+        keys = dict(keys)
+        new_txt = append_tokens(txt, out.tokens)  # (B, L + N', C)
+        n_new = new_txt.shape[1] - txt.shape[1]
+        if "attention_mask" in keys:  # same bookkeeping as StyleModelApply: (1, 1) reference tokens by default
+            ref_shape = keys.get("attention_mask_img_shape", (1, 1))
+            n_ref = ref_shape[0] * ref_shape[1]
+            mask = keys["attention_mask"]
+            if mask is None:  # a key without a mask: start from "attend everywhere"
+                mask = torch.zeros((txt.shape[0], txt.shape[1] + n_ref, txt.shape[1] + n_ref), dtype=torch.float16)
+            keys["attention_mask"] = extend_attention_mask(mask, txt.shape[1], n_new, n_ref).to(txt.device)
+            keys["attention_mask_img_shape"] = ref_shape
+        if out.pooled is not None:
+            pooled = keys.get("pooled_output")
+            if not isinstance(pooled, torch.Tensor) or pooled.shape[-1] != cfg.pooled_dim:
+                raise ValueError(f"this DP-Adapter adds a {cfg.pooled_dim}-wide pooled vector but the conditioning's "
+                                 f"pooled_output is {getattr(pooled, 'shape', None)}: use it with SDXL conditioning")
+            keys["pooled_output"] = pooled + _pooled_delta(out.pooled, pooled.shape[0]).to(pooled)
+        result.append([new_txt, keys])
+    return result
+
+
+class DPAdapterApply:
+    """Condition generation on how an image should look: CONDITIONING + perceptual embedding -> CONDITIONING."""
+
+    DESCRIPTION = ("Appends the DP-Adapter's perceptual tokens to the conditioning (no model patching), like "
+                   "Apply Style Model. strength scales the tokens; 0 leaves the conditioning unchanged.")
+    CATEGORY = T.CATEGORY
+    RETURN_TYPES = ("CONDITIONING",)
+    FUNCTION = "apply"
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {
+            "required": {
+                "conditioning": ("CONDITIONING",),
+                "dp_adapter": (T.DP_ADAPTER,),
+                "perceptual": (T.PERCEPTUAL,),
+                "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 10.0, "step": 0.01}),
+            },
+            "optional": {"semantic": (T.SEMANTIC, {"tooltip": "only read by adapters trained with semantics"})},
+        }
+
+    def apply(
+        self,
+        conditioning: list[list[Any]],
+        dp_adapter: DPAdapter,
+        perceptual: torch.Tensor,
+        strength: float,
+        semantic: torch.Tensor | None = None,
+    ) -> tuple[list[list[Any]]]:
+        return (apply_adapter(conditioning, dp_adapter, perceptual, float(strength), semantic),)
