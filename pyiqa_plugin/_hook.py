@@ -1,19 +1,25 @@
 """Makes DeCLIP's metrics visible to pyiqa with no import of ours in user code.
 
-pyiqa's `create_metric` checks its `DEFAULT_CONFIGS` dict before any registry is consulted,
-so entry points alone are not enough. The `declip_pyiqa.pth` file that the wheel installs
-calls `install()` at interpreter start: it puts a finder on `sys.meta_path` that waits for
-`pyiqa.default_model_configs` and `pyiqa.utils.registry` to be imported and then adds
-DeCLIP's configs and network class. Cost for people who never import pyiqa: this module
-(standard library only) and one finder that answers two module names.
+Why a hook: pyiqa's `create_metric` and `list_models` read the `DEFAULT_CONFIGS` dict of
+`pyiqa.default_model_configs` before any registry is consulted, and pyiqa has no entry-point
+mechanism, so a metric must be *in that dict*. The `declip_pyiqa.pth` file that the wheel puts at
+the site-packages root runs `install()` at interpreter start: it puts a finder on `sys.meta_path`
+that waits for `pyiqa.default_model_configs` and `pyiqa.utils.registry` to be imported and, right
+after each module body has run, adds DeCLIP's configs and registers its network class.
+
+Cost for people who never import pyiqa: this module (it imports nothing beyond `sys`, which is
+already loaded) and one dict lookup per later import. torch, pyiqa and declip_core are only
+imported once pyiqa itself is.
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import sys
-from types import ModuleType
-from typing import Any, Callable, Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing/importlib.abc cost ~30 ms at startup; only the type checker needs them
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any, Callable, Sequence
 
 _CONFIGS_MODULE = "pyiqa.default_model_configs"
 _REGISTRY_MODULE = "pyiqa.utils.registry"
@@ -37,42 +43,48 @@ _PATCHES: dict[str, Callable[[ModuleType], None]] = {
 }
 
 
-class _PatchingLoader(importlib.abc.Loader):
-    def __init__(self, inner: importlib.abc.Loader, patch: Callable[[ModuleType], None]) -> None:
+class _PatchingLoader:
+    """Runs the real loader, then the patch (an importlib Loader by protocol)."""
+
+    def __init__(self, inner: Any, patch: Callable[[ModuleType], None]) -> None:
         self.inner = inner
         self.patch = patch
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         return self.inner.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
         self.inner.exec_module(module)
         self.patch(module)
 
-    def __getattr__(self, name: str) -> Any:  # get_source, get_code, ... for debuggers
+    def __getattr__(self, name: str) -> Any:  # get_source, get_code, ... for debuggers and pickle
         return getattr(self.inner, name)
 
 
-class DeclipPyiqaFinder(importlib.abc.MetaPathFinder):
-    """Wraps the loader of the two pyiqa modules so they are patched right after they run."""
+class DeclipPyiqaFinder:
+    """Meta-path finder (by protocol) that wraps the loader of the two pyiqa modules."""
 
     def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-                  ) -> importlib.machinery.ModuleSpec | None:
+                  ) -> ModuleSpec | None:
         patch = _PATCHES.get(fullname)
         if patch is None:
             return None
         for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
+            if finder is self or isinstance(finder, DeclipPyiqaFinder) or not hasattr(finder, "find_spec"):
                 continue
             spec = finder.find_spec(fullname, path, target)
-            if spec is not None and spec.loader is not None:
-                spec.loader = _PatchingLoader(spec.loader, patch)
+            if spec is not None:
+                if spec.loader is not None and not isinstance(spec.loader, _PatchingLoader):
+                    spec.loader = _PatchingLoader(spec.loader, patch)
                 return spec
         return None
 
+    def invalidate_caches(self) -> None:
+        """Nothing cached (importlib.invalidate_caches calls this)."""
+
 
 def install() -> None:
-    """Put the finder on sys.meta_path (once); patch now if pyiqa is already imported."""
+    """Put the finder on sys.meta_path (once); patch now whatever pyiqa modules are already imported."""
     if not any(isinstance(f, DeclipPyiqaFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, DeclipPyiqaFinder())
     for name, patch in _PATCHES.items():

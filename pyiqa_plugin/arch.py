@@ -26,7 +26,12 @@ class DeCLIPIQA(nn.Module):
         super().__init__()
         from declip_core.iqa import create_quality_model
 
-        self.model = create_quality_model(metric, checkpoint=checkpoint, head=head, declip=declip)
+        try:
+            self.model = create_quality_model(metric, checkpoint=checkpoint, head=head, declip=declip)
+        except ValueError as e:
+            raise ValueError(f"pyiqa_plugin/arch.py: cannot build the DeCLIP {metric!r} metric: {e}. To use your own "
+                             "weights: pyiqa.create_metric('declip_tech', declip='<declip .safetensors>', "
+                             "checkpoint='<head .safetensors>'), or head='zeroshot' for no head checkpoint") from e
         attrs = self.model.attribute_head.attributes
         if attribute is not None and attribute not in attrs:
             raise ValueError(f"pyiqa_plugin/arch.py: unknown attribute {attribute!r} for metric {metric!r}; "

@@ -75,3 +75,35 @@ def test_within_group_srcc_and_2afc():
     assert within_group_srcc(scores, levels, groups) == pytest.approx(0.0)  # +1 and -1
     assert within_group_srcc(scores[:5], levels[:5], groups[:5]) == pytest.approx(1.0)
     assert pairwise_accuracy({"x": 1.0, "y": 0.0}, [("x", "y"), ("y", "x")]) == 0.5
+
+
+def test_views_crops_large_images_and_resizes_small_ones(declip):
+    from declip_core.iqa.views import ViewPolicy, make_views
+
+    cfg = declip.backbone.info.preprocess  # 32-px tiny backbone
+    vp = ViewPolicy("crops", side=40)
+    big = torch.rand(2, 3, 60, 90)
+    v = make_views(big, vp, cfg)
+    assert v.shape == (2, 5, 3, 32, 32)
+    # the first view is the top-left native crop, resized 40 -> 32
+    from declip_core.transforms import resize_tensor01
+
+    assert torch.allclose(v[:, 0], resize_tensor01(big[:, :, :40, :40], cfg))
+    assert make_views(torch.rand(1, 3, 45, 45), vp, cfg).shape == (1, 1, 3, 32, 32)
+    assert make_views(big, ViewPolicy("resize"), cfg).shape == (2, 1, 3, 32, 32)
+    with pytest.raises(ValueError):
+        ViewPolicy("tiles")
+
+
+def test_crop_policy_score_is_the_mean_of_view_scores(declip):
+    from declip_core.iqa.views import ViewPolicy
+
+    qm = QualityModel(declip, "tech", RegressionHead(declip.perceptual_dim), zero_shot_head(declip, "tech"),
+                      "regression", ViewPolicy("crops", side=40)).eval()
+    x = torch.rand(1, 3, 64, 80, requires_grad=True)
+    s = qm(x)
+    views = qm.make_views(x)
+    per_view = torch.stack([qm.score_views(views[:, k : k + 1]) for k in range(5)])
+    assert torch.allclose(s, per_view.mean(0), atol=1e-6)
+    s.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0

@@ -11,6 +11,7 @@ from declip_core.checkpoint import load_checkpoint, save_checkpoint
 from declip_core.inference import DeCLIP, load_declip
 from declip_core.iqa.heads import RegressionHead, ZeroShotHead
 from declip_core.iqa.prompts import PROMPTS
+from declip_core.iqa.views import ViewPolicy, make_views
 
 HEAD_KIND = "iqa_head"
 METRICS = ("tech", "aes")
@@ -23,7 +24,7 @@ class QualityModel(nn.Module):
     score_range = (0.0, 1.0)
 
     def __init__(self, declip: DeCLIP, metric: str, head: nn.Module, attribute_head: ZeroShotHead,
-                 head_type: str) -> None:
+                 head_type: str, views: ViewPolicy | None = None) -> None:
         super().__init__()
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -32,18 +33,38 @@ class QualityModel(nn.Module):
         self.head = head
         self.attribute_head = attribute_head
         self.head_type = head_type
+        self.views = views or default_views(metric)
+
+    def make_views(self, images01: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in 0..1 -> (B, K, 3, S, S) views by this model's ViewPolicy."""
+        return make_views(images01, self.views, self.declip.backbone.info.preprocess)
+
+    def _perceptual_views(self, views01: torch.Tensor) -> torch.Tensor:
+        b, k = views01.shape[:2]
+        return self.declip.embed_images(views01.flatten(0, 1)).perceptual.view(b, k, -1)  # (B, K, P)
+
+    def score_views(self, views01: torch.Tensor) -> torch.Tensor:
+        """(B, K, 3, S, S) views -> (B,) mean of the per-view scores."""
+        p = self._perceptual_views(views01)
+        return self.head(p.flatten(0, 1)).view(p.shape[0], p.shape[1]).mean(dim=1)
 
     def forward(self, images01: torch.Tensor) -> torch.Tensor:
-        return self.head(self.declip.embed_images(images01).perceptual)
+        return self.score_views(self.make_views(images01))
 
     def score_perceptual(self, perceptual: torch.Tensor) -> torch.Tensor:
         """(B, P) embeddings -> (B,) scores (when embeddings are already computed)."""
         return self.head(perceptual)
 
     def attribute_scores(self, images01: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per-attribute zero-shot P(good), each (B,)."""
-        probs = self.attribute_head.attribute_probs(self.declip.embed_images(images01).perceptual)
+        """Per-attribute zero-shot P(good), each (B,), averaged over the views."""
+        p = self._perceptual_views(self.make_views(images01))
+        probs = self.attribute_head.attribute_probs(p.flatten(0, 1)).view(p.shape[0], p.shape[1], -1).mean(1)
         return {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
+
+
+def default_views(metric: str) -> ViewPolicy:
+    """tech: native-resolution crops (distortions live at pixel scale); aes: one whole-image view."""
+    return ViewPolicy("crops") if metric == "tech" else ViewPolicy("resize")
 
 
 def build_anchors(declip: DeCLIP, prompts: Mapping[str, tuple[tuple[str, str], ...]]) -> tuple[list[str], torch.Tensor]:
@@ -72,7 +93,8 @@ def save_quality_head(path: str | Path, model: QualityModel, extra: dict[str, An
            "attributes": list(model.attribute_head.attributes),
            "head_attributes": list(model.head.attributes) if isinstance(model.head, ZeroShotHead) else None,
            "perceptual_dim": model.declip.perceptual_dim, "declip_sha256": model.declip.checkpoint_sha256,
-           "prompts": {a: [list(p) for p in ps] for a, ps in PROMPTS[model.metric].items()}, **(extra or {})}
+           "prompts": {a: [list(p) for p in ps] for a, ps in PROMPTS[model.metric].items()},
+           "views": model.views.to_dict(), **(extra or {})}
     return save_checkpoint(path, tensors, cfg)
 
 
@@ -96,7 +118,8 @@ def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
         head.load_state_dict(head_t, strict=True)
     else:
         raise ValueError(f"{path}: unknown head type {cfg['head_type']!r}")
-    return QualityModel(declip, cfg["metric"], head, attr_head, cfg["head_type"]).eval()
+    views = ViewPolicy(**cfg["views"]) if cfg.get("views") else None
+    return QualityModel(declip, cfg["metric"], head, attr_head, cfg["head_type"], views).eval()
 
 
 def create_quality_model(metric: str = "tech", checkpoint: str | Path | None = None, head: str | None = None,

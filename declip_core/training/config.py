@@ -50,6 +50,8 @@ class OptimConfig:
     warmup_steps: int = 50
     separation: str = "xcov"  # xcov | hsic | none
     separation_weight: float = 1.0
+    invariance_weight: float = 1.0  # same condition on two photos / same photo under two conditions coincide
+    adversary_weight: float = 0.0  # gradient-reversal probes: content from perceptual, distortion from semantic
     semantic_weight: float = 1.0
     perceptual_weight: float = 1.0
 

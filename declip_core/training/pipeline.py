@@ -47,4 +47,12 @@ def train_arrays(rows: Sequence[Row], enc: Encoded, backbone: Backbone, cache_di
     tp = texts.get([r["perceptual_text"] for r in rows], progress=progress)
     ts = texts.get([r["semantic_text"] for r in rows], progress=progress)
     return TrainArrays(feats=enc.select(features), perc_text=tp, sem_text=ts,
-                       perc_keys=_ids([r["perc_key"] for r in rows]), sem_keys=_ids([r["photo_id"] for r in rows]))
+                       perc_keys=_ids([r["perc_key"] for r in rows]), sem_keys=_ids([r["photo_id"] for r in rows]),
+                       dist_keys=_ids([dist_class(r) for r in rows]))
+
+
+def dist_class(row: Row) -> str:
+    """Coarse perceptual class of a row: its first distortion type, the aesthetic op, or 'clean'."""
+    if row.chain:
+        return row.chain[0][0]
+    return row["perc_key"].split(":")[0] if row["perc_key"].startswith("aes_neg") else row["perc_key"] or "clean"
