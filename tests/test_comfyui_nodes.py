@@ -125,7 +125,11 @@ def comfy_models(tmp_path, monkeypatch, declip, lite_backbone):
 
 
 def test_loaders_list_and_load_from_model_folder(comfy_models) -> None:
-    assert DeCLIPLoader.INPUT_TYPES()["required"]["declip_name"][0] == ["declip_lite.safetensors"]
+    from declip_core.pretrained import list_pretrained
+
+    # files in models/declip/ first, then the weight tags bundled with the package
+    assert DeCLIPLoader.INPUT_TYPES()["required"]["declip_name"][0] == ["declip_lite.safetensors",
+                                                                         *list_pretrained("declip")]
     names = DPAdapterLoader.INPUT_TYPES()["required"]["adapter_name"][0]
     assert names == ["dp_sd15.safetensors", "sub/dp_sdxl.safetensors"]
     (model,) = DeCLIPLoader().load("declip_lite.safetensors")
