@@ -91,13 +91,14 @@ def evaluate_heldout(model: Disentangler, rows: Sequence[Row], raw: np.ndarray, 
     rep = EvalReport(n_images=len(rows), n_photos=len(set(r["photo_id"] for r in rows)))
     n_types, n_photos = len(set(types)), len(set(photos))
     rep.chance = {"distortion type": 1 / n_types, "distortion level": 1 / 5, "content (photo)": 1 / n_photos}
+    type_fold = {t: i % 5 for i, t in enumerate(sorted(set(types)))}  # 5 folds of distortion types, stable
     for name, x in spaces.items():
         xs = x[single]
         rep.probes[name] = {
             "distortion type": probe_accuracy(xs, types, photos, seed),
             "distortion level": probe_accuracy(xs, levels, photos, seed),
             # content: train on some distortion types, test on the others
-            "content (photo)": probe_accuracy(xs, photos, [hash(t) % 5 for t in types], seed),
+            "content (photo)": probe_accuracy(xs, photos, [type_fold[t] for t in types], seed),
         }
     # stability: every image vs the clean version of its own crop (same photo, nearest clean by order)
     clean_of: dict[int, int] = {}
