@@ -425,8 +425,11 @@ def test_cli_survives_ctrl_c_and_resumes_to_the_in_process_set(three_photos: Pat
             "--heldout-photos", "", "--heldout-types", "jpeg", "--shard-size", "10", "--workers", "2",
             "--no-progress"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # A shell's background job (nohup ... &) starts with SIGINT ignored, and Python then keeps ignoring
+    # it; restore the default so the child behaves as under an interactive Ctrl-C wherever tests run.
     proc = subprocess.Popen(args, cwd=REPO, env=env, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 90
         while not (out / "shard-00000" / "metadata.parquet").exists():
