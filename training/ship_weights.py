@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         tags.append({"name": f"lite-{metric}", "kind": "iqa_head", "file": hp.name, "sha256": read_config(hp)["sha256"],
                      "backbone": "lite", "source": cfg["extra"]["made_by"],
                      "description": f"declip_{metric} default head ({qm.head_type}), trained on I&2T-derived targets"})
+    from declip_core.weights.tags import TAGS as OLD
+
+    tags += [t for t in OLD if t["name"] not in {x["name"] for x in tags}]  # keep other tags (control-demo)
     body = ",\n".join("    " + json.dumps(t) for t in tags)
     (WEIGHTS / "tags.py").write_text('"""The shipped weight tags: file, sha256, backbone and how each was made '
                                      '(see docs/weights.md)."""\nfrom __future__ import annotations\n\n'

@@ -48,4 +48,5 @@ class MiniLMText(nn.Module):
         dev = next(self.model.parameters()).device
         out = self.model.encode(list(texts), convert_to_tensor=True, normalize_embeddings=True, device=str(dev),
                                 show_progress_bar=False)
-        return out.float()  # (T, 384)
+        # encode() runs under inference_mode; clone so the result can feed modules that need autograd
+        return out.float().clone()  # (T, 384)
