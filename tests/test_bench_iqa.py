@@ -136,13 +136,13 @@ def test_embed_files_all_bad_gives_empty_arrays(tiny_model, tmp_path):
 # ------------------------------------------------------------------ the script with the trained weights
 @pytest.mark.slow
 def test_bench_script_quality_part_with_lite(tmp_path):
-    run = ROOT / "runs" / "lite"
-    if not ((run / "declip.safetensors").is_file() and (run / "iqa-tech.safetensors").is_file()):
-        pytest.skip("runs/lite weights not produced yet; the benchmark's parts are tested with tiny_declip above")
+    from declip_core.pretrained import resolve_checkpoint
+
+    declip, head = resolve_checkpoint("lite", kind="declip"), resolve_checkpoint("lite-tech", kind="iqa_head")
     out = tmp_path / "b.md"
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_iqa.py"), "--skip-speed", "--photos",
-                        "coffee", "--size", "64", "--declip", str(run / "declip.safetensors"), "--checkpoint",
-                        str(run / "iqa-tech.safetensors"), "--out", str(out)],
+                        "coffee", "--size", "64", "--declip", str(declip), "--checkpoint", str(head),
+                        "--out", str(out)],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     text = out.read_text()

@@ -324,9 +324,12 @@ def test_pooled_training_on_two_sets(dc, tmp_path):
 
 # ------------------------------------------------------------------ the CLIs
 def _lite_files() -> tuple[Path, Path] | None:
-    run = ROOT / "runs" / "lite"
-    d, h = run / "declip.safetensors", run / "iqa-tech.safetensors"
-    return (d, h) if d.is_file() and h.is_file() else None
+    """The shipped lite DeCLIP and tech head (the files behind the 'lite' and 'lite-tech' tags)."""
+    from declip_core.pretrained import list_pretrained, resolve_checkpoint
+
+    if not {"lite", "lite-tech"} <= set(list_pretrained()):
+        return None
+    return resolve_checkpoint("lite", kind="declip"), resolve_checkpoint("lite-tech", kind="iqa_head")
 
 
 def test_cli_rejects_bad_spec(tmp_path):
