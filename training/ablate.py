@@ -39,9 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from declip_core.backbones import create_backbone
     from declip_core.data.manifest import read_manifest
     from declip_core.inference import DeCLIP
-    from declip_core.model import DisentanglerConfig
-    from declip_core.model.config import feature_dim
-    from declip_core.training.config import load_config
+    from declip_core.training.config import disentangler_config, load_config
     from declip_core.training.disentangle import train_disentangler
     from declip_core.training.pipeline import encode_rows, train_arrays
     from declip_core.training.run_eval import run_evaluation
@@ -54,11 +52,7 @@ def main(argv: list[str] | None = None) -> int:
              "retrieval R@1 (type) | train s |", "|---|---|---|---|---|---|---|---|"]
     for name, sep, feats in VARIANTS:
         arrays = train_arrays(rows, enc, bb, cfg.cache_dir, feats)
-        m = cfg.model
-        dcfg = DisentanglerConfig(backbone=cfg.backbone, image_in_dim=feature_dim(feats, bb.info.image_dim, bb.info.stats_dim),
-                                  text_in_dim=bb.info.text_dim, features=feats, perceptual_dim=m.perceptual_dim,
-                                  semantic_dim=m.semantic_dim, hidden=m.hidden, depth=m.depth,
-                                  text_hidden=m.text_hidden, text_depth=m.text_depth, dropout=m.dropout)
+        dcfg = disentangler_config(cfg, bb.info, features=feats)
         ocfg = dataclasses.replace(cfg.optim, separation=sep, epochs=a.epochs or cfg.optim.epochs)
         t = time.time()
         with tempfile.TemporaryDirectory() as tmp:

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.distributed as dist
 
-    from declip_core.training.config import load_config, save_resolved
+    from declip_core.training.config import disentangler_config, load_config, save_resolved
 
     try:
         cfg = load_config(a.config, a.set)
@@ -51,8 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     from declip_core.backbones import create_backbone
     from declip_core.data.manifest import read_manifest
     from declip_core.inference import DeCLIP
-    from declip_core.model import DisentanglerConfig
-    from declip_core.model.config import feature_dim
     from declip_core.training.disentangle import train_disentangler
     from declip_core.training.pipeline import encode_rows, train_arrays
 
@@ -73,12 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     enc = encode_rows(rows, backbone, cfg.cache_dir, progress=cfg.progress and rank == 0)
     arrays = train_arrays(rows, enc, backbone, cfg.cache_dir, cfg.model.features, progress=cfg.progress and rank == 0)
     timings["features_s"] = time.time() - t
-    m = cfg.model
-    dcfg = DisentanglerConfig(backbone=cfg.backbone, image_in_dim=feature_dim(m.features, backbone.info.image_dim,
-                                                                             backbone.info.stats_dim),
-                              text_in_dim=backbone.info.text_dim, features=m.features, perceptual_dim=m.perceptual_dim,
-                              semantic_dim=m.semantic_dim, hidden=m.hidden, depth=m.depth, text_hidden=m.text_hidden,
-                              text_depth=m.text_depth, dropout=m.dropout, init_temperature=m.init_temperature)
+    dcfg = disentangler_config(cfg, backbone.info)
     t = time.time()
     log = (lambda r: print(json.dumps(r), flush=True)) if cfg.progress else None
     dis = train_disentangler(arrays, dcfg, cfg.optim, out, seed=cfg.seed, progress=cfg.progress, resume=not a.no_resume,

@@ -73,6 +73,20 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+def disentangler_config(cfg: "TrainConfig", info: Any, features: str | None = None) -> Any:
+    """The DisentanglerConfig for a training config and a backbone's BackboneInfo
+    (`features` overrides cfg.model.features, as the ablation does)."""
+    from declip_core.model import DisentanglerConfig
+    from declip_core.model.config import feature_dim
+
+    m = cfg.model
+    feats = features or m.features
+    return DisentanglerConfig(backbone=cfg.backbone, image_in_dim=feature_dim(feats, info.image_dim, info.stats_dim),
+                              text_in_dim=info.text_dim, features=feats, perceptual_dim=m.perceptual_dim,
+                              semantic_dim=m.semantic_dim, hidden=m.hidden, depth=m.depth, text_hidden=m.text_hidden,
+                              text_depth=m.text_depth, dropout=m.dropout, init_temperature=m.init_temperature)
+
+
 def _coerce(value: str, typ: Any, current: Any) -> Any:
     if isinstance(current, bool):
         if value.lower() in ("1", "true", "yes", "on"):
