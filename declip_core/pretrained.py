@@ -33,21 +33,10 @@ class WeightTag:
     description: str = ""
 
 
-_TAGS: dict[str, WeightTag] = {}
-
-
-def _register(tag: WeightTag) -> None:
-    _TAGS[tag.name] = tag
-
-
 # Filled by the shipped-weights commits; see docs/weights.md for how each was trained.
 from declip_core.weights.tags import TAGS as _SHIPPED  # noqa: E402
 
-for _t in _SHIPPED:
-    _register(WeightTag(**_t))
-
-PRETRAINED: Mapping[str, WeightTag] = MappingProxyType(dict(_TAGS))
-del _TAGS
+PRETRAINED: Mapping[str, WeightTag] = MappingProxyType({t["name"]: WeightTag(**t) for t in _SHIPPED})
 
 
 def cache_dir() -> Path:

@@ -57,23 +57,26 @@ def tensor_preprocess(x: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
     return normalize01(resize_tensor01(x, cfg), cfg)
 
 
+def pil_resize(img: Image.Image, cfg: PreprocessConfig) -> Image.Image:
+    """RGB PIL image -> S x S PIL image by the config's resize rule (squash, or shortest side + centre crop)."""
+    _check(cfg)
+    s = cfg.image_size
+    if cfg.resize == "squash":
+        return img.resize((s, s), _PIL_INTERP[cfg.interpolation], reducing_gap=None)
+    w, h = img.size
+    scale = s / min(w, h)
+    nw, nh = max(s, round(w * scale)), max(s, round(h * scale))
+    img = img.resize((nw, nh), _PIL_INTERP[cfg.interpolation])
+    left, top = (nw - s) // 2, (nh - s) // 2
+    return img.crop((left, top, left + s, top + s))
+
+
 def make_pil_transform(cfg: PreprocessConfig) -> Callable[[Image.Image], torch.Tensor]:
     """PIL image -> (3, S, S) normalised tensor, the same maths as tensor_preprocess."""
     _check(cfg)
 
     def transform(img: Image.Image) -> torch.Tensor:
-        img = img.convert("RGB")
-        s = cfg.image_size
-        if cfg.resize == "squash":
-            img = img.resize((s, s), _PIL_INTERP[cfg.interpolation], reducing_gap=None)
-        else:
-            w, h = img.size
-            scale = s / min(w, h)
-            nw, nh = max(s, round(w * scale)), max(s, round(h * scale))
-            img = img.resize((nw, nh), _PIL_INTERP[cfg.interpolation])
-            left, top = (nw - s) // 2, (nh - s) // 2
-            img = img.crop((left, top, left + s, top + s))
-        x = pil_to_tensor01(img).unsqueeze(0)
+        x = pil_to_tensor01(pil_resize(img.convert("RGB"), cfg)).unsqueeze(0)
         return normalize01(x, cfg)[0]
 
     return transform

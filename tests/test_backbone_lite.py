@@ -1,7 +1,7 @@
 import torch
 from PIL import Image
 
-from declip_core.backbones import create_backbone, parse_spec
+from declip_core.backbones import parse_spec
 from declip_core.backbones.efficientnet_lite import EfficientNetLite0, SameConv2d
 from declip_core.backbones.lite import LITE0_SHA256, lite0_weight_path
 from declip_core.samples import sample_path

@@ -26,7 +26,8 @@ def test_tiny_train_evaluate_and_reload(tmp_path):
         assert (out / f).is_file(), f
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
     rep = json.loads((out / "report.json").read_text())
-    assert set(rep["probes"]) == {"raw feature", "perceptual", "semantic"}
+    assert set(rep["probes"]) == {"raw feature", "perceptual", "semantic", "measured attributes (reference)"}
+    assert set(rep["content_by_level"]["perceptual"]) <= {"1", "2", "3", "4", "5"}
 
     from declip_core.inference import load_declip
     from declip_core.iqa import create_quality_model
@@ -46,6 +47,16 @@ def test_tiny_train_evaluate_and_reload(tmp_path):
                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert ev.returncode == 0, ev.stderr[-3000:]
     assert "content (photo)" in ev.stdout
+
+    study = subprocess.run([sys.executable, str(ROOT / "training" / "content_study.py"), "--config",
+                            str(ROOT / "training" / "configs" / "lite.yaml"),
+                            "--set", *args[3:], "--dims", "8", "--photo-counts", "2", "--epochs", "2",
+                            "--out", str(tmp_path / "study")], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert study.returncode == 0, study.stderr[-3000:]
+    table = (tmp_path / "study" / "content_study-pooled+stats.md").read_text()
+    for row in ("raw feature (reference)", "measured attributes (reference)", "perceptual dim 16, all",
+                "perceptual dim 8, all", "perceptual dim 16, 2 photos"):
+        assert f"| {row}" in table, table
 
 
 def test_bad_override_is_a_clear_error(tmp_path):

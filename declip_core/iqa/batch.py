@@ -25,11 +25,11 @@ from torch.utils.data import DataLoader, Dataset
 from declip_core.backbones.base import PreprocessConfig
 from declip_core.io import DEFAULT_MAX_PIXELS, ImageLoadError, load_image
 from declip_core.iqa.views import ViewPolicy, make_views
+from declip_core.transforms import pil_resize, pil_to_tensor01
 
 if TYPE_CHECKING:
     from declip_core.inference import DeCLIP
 
-_INTERP = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
 _Item = tuple[int, "torch.Tensor | None", str]
 
 
@@ -56,23 +56,7 @@ def expand_paths(paths_or_folders: Iterable[str | Path]) -> tuple[list[str], lis
 
 def preprocess_pil(img: Image.Image, cfg: PreprocessConfig) -> torch.Tensor:
     """RGB PIL image -> (3, S, S) float tensor in 0..1 by the weights' resize rule (not normalised)."""
-    s = cfg.image_size
-    interp = _INTERP.get(cfg.interpolation)
-    if interp is None:
-        raise ValueError(f"declip_core/iqa/batch.py: unknown interpolation {cfg.interpolation!r}")
-    if cfg.resize == "squash":
-        img = img.resize((s, s), interp, reducing_gap=None)
-    elif cfg.resize == "shortest":
-        w, h = img.size
-        scale = s / min(w, h)
-        nw, nh = max(s, round(w * scale)), max(s, round(h * scale))
-        img = img.resize((nw, nh), interp)
-        left, top = (nw - s) // 2, (nh - s) // 2
-        img = img.crop((left, top, left + s, top + s))
-    else:
-        raise ValueError(f"declip_core/iqa/batch.py: unknown resize mode {cfg.resize!r}")
-    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
+    return pil_to_tensor01(pil_resize(img, cfg))
 
 
 def _decode(path: str, cfg: PreprocessConfig, max_pixels: int, views: ViewPolicy | None = None) -> torch.Tensor:

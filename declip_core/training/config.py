@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from declip_core.model.config import DisentanglerConfig
+
 # Held out from ALL training (disentangler and IQA heads): used by evaluate.py and the IQA benchmark.
 DEFAULT_HELDOUT_PHOTOS: tuple[str, ...] = ("china", "flower", "grace_hopper", "coffee")
 DEFAULT_HELDOUT_TYPES: tuple[str, ...] = ("lens_blur", "multiplicative_noise", "jpeg2000", "mean_shift", "pixelate")
@@ -27,17 +29,16 @@ class DataConfig:
     seed: int = 0
 
 
-@dataclass
-class ModelConfig:
-    features: str = "pooled+stats"
-    perceptual_dim: int = 128
-    semantic_dim: int = 128
-    hidden: int = 512
-    depth: int = 2
-    text_hidden: int = 512
-    text_depth: int = 1
-    dropout: float = 0.1
-    init_temperature: float = 0.07
+# The architecture fields of DisentanglerConfig that a training config sets (the rest, backbone and
+# input sizes, come from the backbone). Derived from DisentanglerConfig so the two never drift apart.
+_FROM_BACKBONE = ("backbone", "image_in_dim", "text_in_dim")
+ModelConfig = dataclasses.make_dataclass(
+    "ModelConfig",
+    [(f.name, f.type, field(default=f.default)) for f in dataclasses.fields(DisentanglerConfig)
+     if f.name not in _FROM_BACKBONE],
+)
+ModelConfig.__module__ = __name__
+ModelConfig.__doc__ = "Disentangler architecture of a training run (the fields of DisentanglerConfig it sets)."
 
 
 @dataclass
@@ -73,18 +74,16 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def disentangler_config(cfg: "TrainConfig", info: Any, features: str | None = None) -> Any:
+def disentangler_config(cfg: "TrainConfig", info: Any, features: str | None = None) -> DisentanglerConfig:
     """The DisentanglerConfig for a training config and a backbone's BackboneInfo
     (`features` overrides cfg.model.features, as the ablation does)."""
-    from declip_core.model import DisentanglerConfig
     from declip_core.model.config import feature_dim
 
-    m = cfg.model
-    feats = features or m.features
-    return DisentanglerConfig(backbone=cfg.backbone, image_in_dim=feature_dim(feats, info.image_dim, info.stats_dim),
-                              text_in_dim=info.text_dim, features=feats, perceptual_dim=m.perceptual_dim,
-                              semantic_dim=m.semantic_dim, hidden=m.hidden, depth=m.depth, text_hidden=m.text_hidden,
-                              text_depth=m.text_depth, dropout=m.dropout, init_temperature=m.init_temperature)
+    arch = dataclasses.asdict(cfg.model)
+    if features is not None:
+        arch["features"] = features
+    return DisentanglerConfig(backbone=cfg.backbone, text_in_dim=info.text_dim,
+                              image_in_dim=feature_dim(arch["features"], info.image_dim, info.stats_dim), **arch)
 
 
 def _coerce(value: str, typ: Any, current: Any) -> Any:

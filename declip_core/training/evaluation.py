@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -17,19 +18,78 @@ from declip_core.model import Disentangler
 from declip_core.training.iqa_heads import within_group_srcc
 
 
-def probe_accuracy(x: np.ndarray, y: Sequence, groups: Sequence, seed: int = 0) -> float:
-    """Leave-one-group-out linear-probe accuracy (groups never straddle train and test)."""
+def probe_predictions(x: np.ndarray, y: Sequence, groups: Sequence, seed: int = 0) -> np.ndarray:
+    """Leave-one-group-out linear-probe predictions (groups never straddle train and test).
+
+    Returns an object array aligned with y; None where a fold had fewer than two training classes."""
     y, groups = np.asarray(y), np.asarray(groups)
-    correct, total = 0, 0
+    pred = np.full(len(y), None, dtype=object)
     for g in np.unique(groups):
         tr, te = groups != g, groups == g
         if len(np.unique(y[tr])) < 2:
             continue
         sc = StandardScaler().fit(x[tr])
         clf = LogisticRegression(max_iter=300, C=1.0, random_state=seed).fit(sc.transform(x[tr]), y[tr])
-        correct += int((clf.predict(sc.transform(x[te])) == y[te]).sum())
-        total += int(te.sum())
-    return correct / total if total else float("nan")
+        pred[te] = clf.predict(sc.transform(x[te]))
+    return pred
+
+
+def _accuracy(pred: np.ndarray, y: Sequence, mask: np.ndarray | None = None) -> float:
+    y = np.asarray(y, dtype=object)
+    done = np.array([p is not None for p in pred]) & (mask if mask is not None else True)
+    return float((pred[done] == y[done]).mean()) if done.any() else float("nan")
+
+
+def probe_accuracy(x: np.ndarray, y: Sequence, groups: Sequence, seed: int = 0) -> float:
+    """Leave-one-group-out linear-probe accuracy (groups never straddle train and test)."""
+    return _accuracy(probe_predictions(x, y, groups, seed), y)
+
+
+@dataclass
+class SingleDistortionLabels:
+    """Labels of held-out images that carry exactly one distortion."""
+
+    types: list[str]
+    levels: list[int]
+    photos: list[str]
+
+    @property
+    def type_fold(self) -> list[int]:
+        """5 stable folds of distortion types: the content probe trains on some types, tests on others."""
+        fold = {t: i % 5 for i, t in enumerate(sorted(set(self.types)))}
+        return [fold[t] for t in self.types]
+
+
+def heldout_probes(x: np.ndarray, lab: SingleDistortionLabels, seed: int = 0) -> tuple[dict[str, float], dict[int, float]]:
+    """Type, level and content probe accuracies of one representation x (N, D) of single-distortion
+    images, and the content accuracy per distortion level (where photo identity leaks)."""
+    content = probe_predictions(x, lab.photos, lab.type_fold, seed)
+    levels = np.asarray(lab.levels)
+    by_level = {int(lv): _accuracy(content, lab.photos, levels == lv) for lv in sorted(set(lab.levels))}
+    return {
+        "distortion type": probe_accuracy(x, lab.types, lab.photos, seed),
+        "distortion level": probe_accuracy(x, lab.levels, lab.photos, seed),
+        "content (photo)": _accuracy(content, lab.photos),
+    }, by_level
+
+
+def measured_attribute_features(paths: Sequence[str | Path]) -> np.ndarray:
+    """(N, 5) log1p of the measured sharpness, noise, exposure, contrast and colourfulness of each
+    image: a perception-only description with no semantics, used as a reference row."""
+    from PIL import Image
+
+    from declip_core.data.texts.attributes import measure_attributes
+
+    out = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                a = measure_attributes(np.asarray(im.convert("RGB")))
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{p}: cannot measure attributes: {e}") from e
+        out.append([math.log1p(a.sharpness), math.log1p(a.noise), math.log1p(a.exposure),
+                    math.log1p(a.contrast), math.log1p(a.colourfulness)])
+    return np.asarray(out, dtype=np.float64)
 
 
 @dataclass
@@ -41,6 +101,8 @@ class EvalReport:
     stability: dict[str, dict[str, float]] = field(default_factory=dict)  # space -> {same_photo, other_photo}
     retrieval: dict[str, float] = field(default_factory=dict)
     zero_shot: dict[str, float] = field(default_factory=dict)
+    content_by_level: dict[str, dict[int, float]] = field(default_factory=dict)  # space -> level -> accuracy
+    references: tuple[str, ...] = ()  # probe rows that are references, not DeCLIP features
 
     def table(self) -> str:
         tasks = ["distortion type", "distortion level", "content (photo)"]
@@ -48,6 +110,12 @@ class EvalReport:
         for space, accs in self.probes.items():
             lines.append(f"| {space} | " + " | ".join(f"{accs[t]:.3f}" for t in tasks) + " |")
         lines.append("| chance | " + " | ".join(f"{self.chance[t]:.3f}" for t in tasks) + " |")
+        if self.content_by_level:
+            lv = sorted(next(iter(self.content_by_level.values())))
+            lines += ["", "| content (photo) accuracy by distortion level | " + " | ".join(f"level {v}" for v in lv) + " |",
+                      "|---|" + "---|" * len(lv)]
+            for space, d in self.content_by_level.items():
+                lines.append(f"| {space} | " + " | ".join(f"{d[v]:.3f}" for v in lv) + " |")
         lines += ["", "| feature | cos to own clean version | cos to other photos (clean) |", "|---|---|---|"]
         for space, d in self.stability.items():
             lines.append(f"| {space} | {d['same_photo']:.3f} | {d['other_photo']:.3f} |")
@@ -79,27 +147,24 @@ def _cos_stats(emb: np.ndarray, rows: Sequence[Row], clean_of: dict[int, int]) -
 
 def evaluate_heldout(model: Disentangler, rows: Sequence[Row], raw: np.ndarray, perceptual_text_emb=None,
                      key_texts: dict[str, str] | None = None, zero_shot: dict[str, tuple[np.ndarray, Sequence]] | None = None,
-                     seed: int = 0) -> tuple[EvalReport, dict[str, np.ndarray]]:
-    """rows: held-out rows (single distortions + clean); raw: their projector inputs (N, D_in)."""
+                     seed: int = 0, references: dict[str, np.ndarray] | None = None,
+                     ) -> tuple[EvalReport, dict[str, np.ndarray]]:
+    """rows: held-out rows (single distortions + clean); raw: their projector inputs (N, D_in);
+    references: extra representations of the same rows (N, D) probed alongside, e.g. measured attributes."""
     with torch.no_grad():
         e = model.embed_features(torch.from_numpy(raw))
     spaces = {"raw feature": raw, "perceptual": e.perceptual.numpy(), "semantic": e.semantic.numpy()}
     single = [i for i, r in enumerate(rows) if len(r.chain) == 1]
-    photos = [rows[i]["photo_id"] for i in single]
-    types = [rows[i].chain[0][0] for i in single]
-    levels = [rows[i].chain[0][1] for i in single]
-    rep = EvalReport(n_images=len(rows), n_photos=len(set(r["photo_id"] for r in rows)))
-    n_types, n_photos = len(set(types)), len(set(photos))
-    rep.chance = {"distortion type": 1 / n_types, "distortion level": 1 / 5, "content (photo)": 1 / n_photos}
-    type_fold = {t: i % 5 for i, t in enumerate(sorted(set(types)))}  # 5 folds of distortion types, stable
-    for name, x in spaces.items():
-        xs = x[single]
-        rep.probes[name] = {
-            "distortion type": probe_accuracy(xs, types, photos, seed),
-            "distortion level": probe_accuracy(xs, levels, photos, seed),
-            # content: train on some distortion types, test on the others
-            "content (photo)": probe_accuracy(xs, photos, [type_fold[t] for t in types], seed),
-        }
+    lab = SingleDistortionLabels(types=[rows[i].chain[0][0] for i in single], levels=[rows[i].chain[0][1] for i in single],
+                                 photos=[rows[i]["photo_id"] for i in single])
+    rep = EvalReport(n_images=len(rows), n_photos=len(set(r["photo_id"] for r in rows)),
+                     references=tuple(references or {}))
+    rep.chance = {"distortion type": 1 / len(set(lab.types)), "distortion level": 1 / 5,
+                  "content (photo)": 1 / len(set(lab.photos))}
+    for name, x in {**spaces, **(references or {})}.items():
+        rep.probes[name], by_level = heldout_probes(x[single], lab, seed)
+        if name != "semantic":
+            rep.content_by_level[name] = by_level
     # stability: every image vs the clean version of its own crop (same photo, nearest clean by order)
     clean_of: dict[int, int] = {}
     last_clean: dict[str, int] = {}

@@ -10,7 +10,6 @@ offered for comparison; "none" ablates the term (see docs/disentangler.md for th
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 def positive_mask(row_keys: torch.Tensor, col_keys: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,11 @@ import torch
 from declip_core.data.manifest import read_manifest
 from declip_core.data.texts import HELDOUT_QUERIES, perceptual_text_from_distortions
 from declip_core.inference import DeCLIP
-from declip_core.training.evaluation import EvalReport, evaluate_heldout, plot_embeddings
+from declip_core.training.evaluation import EvalReport, evaluate_heldout, measured_attribute_features, plot_embeddings
+
+# A perception-only reference row: five measured attributes, no semantics at all. How well it tells
+# the held-out photos apart bounds how content-blind a faithful perceptual embedding can be.
+ATTRIBUTE_REFERENCE = "measured attributes (reference)"
 from declip_core.training.pipeline import encode_rows
 
 
@@ -36,12 +40,15 @@ def run_evaluation(declip: DeCLIP, i2t_dir: str | Path, cache_dir: str | Path, o
             g = declip.embed_perceptual_text([a for a, _ in pairs])
             b = declip.embed_perceptual_text([z for _, z in pairs])
             zs[fam] = (((perc @ g.T).mean(1) - (perc @ b.T).mean(1)).numpy(), [])
-    rep, spaces = evaluate_heldout(declip.disentangler, rows, raw, key_emb, keys, zs)
+    refs = {ATTRIBUTE_REFERENCE: measured_attribute_features([r.path for r in rows])}
+    rep, spaces = evaluate_heldout(declip.disentangler, rows, raw, key_emb, keys, zs, references=refs)
     plot_embeddings(spaces, rows, str(out / "embeddings.png"))
     (out / "report.md").write_text(f"# Held-out evaluation ({rep.n_images} images, {rep.n_photos} photos)\n\n"
                                    + rep.table() + "\n\n" + "\n".join(f"- {k}: {'met' if v else 'NOT met'}"
                                                                       for k, v in rep.claims().items()) + "\n")
     (out / "report.json").write_text(json.dumps({"probes": rep.probes, "chance": rep.chance,
                                                  "stability": rep.stability, "retrieval": rep.retrieval,
-                                                 "zero_shot": rep.zero_shot, "claims": rep.claims()}, indent=2))
+                                                 "zero_shot": rep.zero_shot, "claims": rep.claims(),
+                                                 "content_by_level": rep.content_by_level,
+                                                 "references": list(rep.references)}, indent=2))
     return rep
