@@ -4,7 +4,8 @@
     python training/evaluate.py runs/lite/declip.safetensors [--data runs/i2t-lite] [--out runs/lite/eval]
 
 Prints the disentanglement table (linear probes for distortion type, level and content on the raw
-feature, the perceptual and the semantic embedding; stability of embeddings across distortions;
+feature, the perceptual and the semantic embedding, plus a reference row of five measured attributes;
+photo-identity accuracy per distortion level; stability of embeddings across distortions;
 image->perceptual-text retrieval; zero-shot SRCC with held-out phrasings) and writes report.md,
 report.json and embeddings.png.
 """

@@ -11,11 +11,11 @@ from declip_core.data.manifest import read_manifest
 from declip_core.data.texts import HELDOUT_QUERIES, perceptual_text_from_distortions
 from declip_core.inference import DeCLIP
 from declip_core.training.evaluation import EvalReport, evaluate_heldout, measured_attribute_features, plot_embeddings
+from declip_core.training.pipeline import encode_rows
 
 # A perception-only reference row: five measured attributes, no semantics at all. How well it tells
 # the held-out photos apart bounds how content-blind a faithful perceptual embedding can be.
 ATTRIBUTE_REFERENCE = "measured attributes (reference)"
-from declip_core.training.pipeline import encode_rows
 
 
 def run_evaluation(declip: DeCLIP, i2t_dir: str | Path, cache_dir: str | Path, out_dir: str | Path,
