@@ -348,6 +348,21 @@ def test_a_different_config_into_the_same_folder_is_refused(three_photos: Path, 
     assert shard_rows(ref) == before
 
 
+def test_the_worker_count_is_not_part_of_the_build(three_photos: Path, captioner: Captioner,
+                                                   reference: tuple[Path, BuildSummary]) -> None:
+    ref, _ = reference
+    before = shard_rows(ref)
+    again = build_i2t([str(three_photos)], ref, replace(SMALL, workers=2), captioner, progress=False)
+    assert again.rendered == 0 and again.samples == 21 and shard_rows(ref) == before
+
+
+def test_another_captioner_into_the_same_folder_is_refused(three_photos: Path, lite_backbone: Any,
+                                                           reference: tuple[Path, BuildSummary]) -> None:
+    ref, _ = reference
+    with pytest.raises(ValueError, match="different build"):
+        build_i2t([str(three_photos)], ref, SMALL, lite_captioner(lite_backbone, seed=1), progress=False)
+
+
 def test_a_changed_photo_folder_is_refused(three_photos: Path, captioner: Captioner, tmp_path: Path,
                                            reference: tuple[Path, BuildSummary]) -> None:
     ref, _ = reference

@@ -27,7 +27,19 @@ from declip_core.data.sources import SourceRecord
 from declip_core.data.texts import Captioner, clean_semantic_text
 from declip_core.io import ImageLoadError, load_rgb_array
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # 2: the worker count left out of the plan, the captioner put in
+
+
+def _plan_fields(cfg: "BuildConfig") -> dict[str, Any]:
+    """The config fields that decide the set's content (the worker count does not)."""
+    return {k: v for k, v in asdict(cfg).items() if k != "workers"}
+
+
+def _identity(captioner: object) -> str | None:
+    """Class and seed of the captioner that writes the semantic texts (None: only user captions)."""
+    if captioner is None:
+        return None
+    return f"{type(captioner).__module__}.{type(captioner).__qualname__}(seed={getattr(captioner, 'seed', None)})"
 
 
 @dataclass
@@ -127,7 +139,7 @@ def build_i2t(sources: Sequence[str], out: str | Path, cfg: BuildConfig, caption
         labelled = rec.normalized_mos() is not None or bool(rec.perceptual_text)
         jobs += plan_photo(i, size, photo_id(rec) in held, labelled, cfg.crops_per_photo, cfg.singles_per_crop,
                            cfg.combos_per_crop, tuple(cfg.aesthetic_negatives), tuple(cfg.heldout_types), cfg.seed)
-    plan_hash = hashlib.sha256(json.dumps({"v": PLAN_VERSION, "cfg": asdict(cfg),
+    plan_hash = hashlib.sha256(json.dumps({"v": PLAN_VERSION, "cfg": _plan_fields(cfg), "captioner": _identity(captioner),
                                            "photos": [h for _, _, h in photos]}, default=str).encode()).hexdigest()
     out.mkdir(parents=True, exist_ok=True)
     plan_f = out / "plan.json"

@@ -116,6 +116,11 @@ class LabelCaptioner:
         self._label_fn = label_fn
         self._seed = _check_seed(seed)
 
+    @property
+    def seed(self) -> int:
+        """The wording seed (part of the I&2T build's identity)."""
+        return self._seed
+
     def caption(self, images: Sequence[Image.Image]) -> list[str]:
         """One sentence per image from its top-k labels."""
         preds = self._label_fn(images)
@@ -171,6 +176,11 @@ class ZeroShotCaptioner:
         probs /= probs.sum(axis=1, keepdims=True)
         order = np.argsort(-probs, axis=1, kind="stable")[:, : self._k]
         return [[(self._labels[j], float(p[j])) for j in row] for row, p in zip(order, probs)]
+
+    @property
+    def seed(self) -> int:
+        """The wording seed (part of the I&2T build's identity)."""
+        return self._seed
 
     def caption_embeddings(self, image_embeddings: object) -> list[str]:
         """One sentence per image embedding."""
