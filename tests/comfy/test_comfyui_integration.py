@@ -88,8 +88,13 @@ def _error(entry: dict[str, Any]) -> dict[str, Any]:
 def test_pack_is_loaded_and_lists_models(server: ComfyServer) -> None:
     info = server.get("/object_info")
     assert OUR_NODES <= info.keys(), server.log()[-3000:]
-    assert info["DeCLIPLoader"]["input"]["required"]["declip_name"][0] == [DECLIP_NAME]
-    assert info["DPAdapterLoader"]["input"]["required"]["adapter_name"][0] == sorted([ADAPTER_SD15, ADAPTER_SDXL])
+    from declip_core.pretrained import list_pretrained
+
+    # files in models/declip/ first, then the bundled weight tags (e.g. `lite`)
+    assert info["DeCLIPLoader"]["input"]["required"]["declip_name"][0] == [DECLIP_NAME, *list_pretrained("declip")]
+    assert "lite" in list_pretrained("declip")
+    assert info["DPAdapterLoader"]["input"]["required"]["adapter_name"][0] == sorted(
+        [ADAPTER_SD15, ADAPTER_SDXL]) + list_pretrained("dp_adapter")
     assert info["DPAdapterApply"]["output"] == ["CONDITIONING"]
 
 
