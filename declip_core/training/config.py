@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from declip_core.model.config import DisentanglerConfig
+from declip_core.model.config import DisentanglerConfig, feature_dim
 
 # Held out from ALL training (disentangler and IQA heads): used by evaluate.py and the IQA benchmark.
 DEFAULT_HELDOUT_PHOTOS: tuple[str, ...] = ("china", "flower", "grace_hopper", "coffee")
@@ -77,8 +77,6 @@ class TrainConfig:
 def disentangler_config(cfg: "TrainConfig", info: Any, features: str | None = None) -> DisentanglerConfig:
     """The DisentanglerConfig for a training config and a backbone's BackboneInfo
     (`features` overrides cfg.model.features, as the ablation does)."""
-    from declip_core.model.config import feature_dim
-
     arch = dataclasses.asdict(cfg.model)
     if features is not None:
         arch["features"] = features
