@@ -14,13 +14,21 @@ from torch import nn
 from declip_core.backbones import Backbone, PreprocessConfig, create_backbone
 from declip_core.checkpoint import load_checkpoint, save_checkpoint
 from declip_core.model import DisentanglerConfig, Disentangler, Embeddings, select_features
+from declip_core.inputs import as_images01
 from declip_core.transforms import pil_to_tensor01
 
 CHECKPOINT_KIND = "declip"
 
 
 class DeCLIP(nn.Module):
-    """A frozen backbone and the disentangler on top of it."""
+    """A frozen backbone and the disentangler on top of it.
+
+    Loaded by load_declip/declip_from_checkpoint it is `frozen`: every parameter has
+    requires_grad=False and train() keeps it in eval mode (an optimiser or a `.train()` of a module
+    that holds it changes nothing). Images follow the input contract (declip_core.inputs).
+    """
+
+    frozen = False
 
     def __init__(self, backbone: Backbone, disentangler: Disentangler) -> None:
         super().__init__()
@@ -44,15 +52,20 @@ class DeCLIP(nn.Module):
         """PIL image -> (3, S, S) normalised tensor, as the backbone's weights need."""
         return self.backbone.preprocess
 
+    def train(self, mode: bool = True) -> "DeCLIP":
+        return super().train(False if self.frozen else mode)
+
     def features(self, images01: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) in 0..1 -> (B, D_in) projector input; differentiable."""
-        if images01.ndim != 4 or images01.shape[1] != 3:
-            raise ValueError(f"expected images (B, 3, H, W) in 0..1, got {tuple(images01.shape)}")
-        f = self.backbone.encode_image(self.backbone.normalize(images01))
+        """(B, C, H, W) or (C, H, W) by the input contract (declip_core.inputs.as_images01: C in 1, 3, 4;
+        uint8 0..255 or float 0..1) -> (B, D_in) float32 projector input; differentiable.
+        Raises ValueError (naming the observed min and max for values outside 0..1)."""
+        x = as_images01(images01, name="DeCLIP images").to(self._device())
+        f = self.backbone.encode_image(self.backbone.normalize(x))
         return select_features(f.pooled, f.stats, self.disentangler.cfg.features)
 
     def embed_images(self, images01: torch.Tensor) -> Embeddings:
-        """(B, 3, H, W) in 0..1 -> Embeddings(perceptual (B, P), semantic (B, S)), L2-normalised."""
+        """(B, 3, H, W) in 0..1 (or anything the input contract accepts, see features) ->
+        Embeddings(perceptual (B, P), semantic (B, S)), L2-normalised. Raises ValueError."""
         return self.disentangler.embed_features(self.features(images01))
 
     def embed_pil(self, images: Sequence[Image.Image]) -> Embeddings:
@@ -124,9 +137,19 @@ def declip_from_checkpoint(path: str | Path, backbone: Backbone | None = None, d
                          f"backbone has {backbone.info.preprocess.to_dict()}")
     dis = Disentangler(DisentanglerConfig.from_dict(cfg["disentangler"]))
     dis.load_state_dict(tensors, strict=True)
-    model = DeCLIP(backbone, dis).eval().to(device)
+    model = freeze(DeCLIP(backbone, dis).to(device))
     model.checkpoint_sha256 = cfg["sha256"]
     return model
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """For inference: requires_grad=False on every parameter, eval mode, and `frozen` (train() keeps
+    eval) on the module and every DeCLIP or QualityModel inside it. Returns the module."""
+    module.requires_grad_(False)
+    for m in module.modules():
+        if hasattr(type(m), "frozen"):
+            m.frozen = True
+    return module.eval()
 
 
 def load_declip(name_or_path: str | Path = "lite", device: str = "cpu") -> DeCLIP:
@@ -137,6 +160,8 @@ def load_declip(name_or_path: str | Path = "lite", device: str = "cpu") -> DeCLI
 
 
 def load_image01(path: str | Path) -> torch.Tensor:
-    """(1, 3, H, W) tensor in 0..1 from an image file (see declip_core.io for robust batch loading)."""
-    with Image.open(path) as im:
-        return pil_to_tensor01(im).unsqueeze(0)
+    """(1, 3, H, W) float32 in 0..1 from an image file, decoded by declip_core.io.load_image (EXIF
+    rotation, alpha on white, 16-bit, CMYK, palette); raises declip_core.io.ImageLoadError (a ValueError)."""
+    from declip_core.io import load_image
+
+    return pil_to_tensor01(load_image(path)).unsqueeze(0)

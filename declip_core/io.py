@@ -1,5 +1,5 @@
-"""Robust image loading: every mode PIL reads becomes RGB, EXIF rotation applied, size limits
-enforced, and every failure is a ValueError that names the file and the problem."""
+"""Robust image loading: every mode PIL reads becomes RGB by one rule (to_rgb: EXIF rotation applied,
+alpha composited on white, ...), size limits enforced, and every failure is a ValueError that names the file and the problem."""
 from __future__ import annotations
 
 import warnings
@@ -20,7 +20,20 @@ class ImageLoadError(ValueError):
         self.reason = reason
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Any PIL image -> upright 8-bit RGB: the one rule for every image this project decodes or is given.
+
+    - EXIF orientation applied (ImageOps.exif_transpose);
+    - alpha (RGBA, LA, PA, and palette images with a transparent index) composited on white:
+      rgb * a + 255 * (1 - a), the same rule as for 4-channel tensors (declip_core.inputs);
+    - palette -> its colours; CMYK -> RGB by PIL's conversion; grey -> repeated to RGB;
+    - 16-bit (I;16*) scaled by 255/65535; 32-bit int by 255/65535 when above 255; float (F) by 255
+      when its max <= 1.
+    """
+    return _mode_to_rgb(ImageOps.exif_transpose(im))
+
+
+def _mode_to_rgb(im: Image.Image) -> Image.Image:
     """Any PIL mode -> 8-bit RGB (alpha composited on white, 16-bit scaled, CMYK converted)."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(im, dtype=np.float64)
@@ -31,7 +44,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         arr = np.asarray(im, dtype=np.float64)
         scale = 255.0 if arr.max() <= 1.0 else 1.0
         return Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L").convert("RGB")
-    if im.mode == "P" and "transparency" in im.info:
+    if im.mode in ("P", "L", "RGB") and "transparency" in im.info:  # a transparent index or colour
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = im.convert("RGBA")
@@ -56,8 +69,7 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
                     raise ImageLoadError(p, f"too large: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the "
                                             f"{max_pixels / 1e6:.0f} MP limit (decompression-bomb guard)")
                 im.load()
-                im = ImageOps.exif_transpose(im)
-                return _to_rgb(im)
+                return to_rgb(im)
     except ImageLoadError:
         raise
     except UnidentifiedImageError:

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from declip_core.checkpoint import load_checkpoint, save_checkpoint
-from declip_core.inference import DeCLIP, load_declip
+from declip_core.inference import DeCLIP, freeze, load_declip
+from declip_core.inputs import as_images01
 from declip_core.iqa.heads import RegressionHead, ZeroShotHead
 from declip_core.iqa.prompts import PROMPTS
 from declip_core.iqa.views import ViewPolicy, make_views
@@ -18,10 +19,18 @@ METRICS = ("tech", "aes")
 
 
 class QualityModel(nn.Module):
-    """images (B, 3, H, W) in 0..1 -> (B,) quality in 0..1, higher is better."""
+    """images (B, 3, H, W) in 0..1 -> (B,) quality in 0..1, higher is better.
+
+    Inputs follow the input contract (declip_core.inputs.as_images01): (B, C, H, W) or (C, H, W),
+    C in 1, 3, 4 (alpha composited on white), uint8 0..255 or float16/bfloat16/float32/float64 in 0..1;
+    values outside 0..1 raise ValueError unless allow_out_of_range=True (loss use; they are clamped
+    with a straight-through gradient). Made by create_quality_model it is `frozen` (no parameter
+    requires grad; train() keeps eval mode).
+    """
 
     lower_better = False
     score_range = (0.0, 1.0)
+    frozen = False
 
     def __init__(self, declip: DeCLIP, metric: str, head: nn.Module, attribute_head: ZeroShotHead,
                  head_type: str, views: ViewPolicy | None = None) -> None:
@@ -34,6 +43,14 @@ class QualityModel(nn.Module):
         self.attribute_head = attribute_head
         self.head_type = head_type
         self.views = views or default_views(metric)
+
+    def train(self, mode: bool = True) -> "QualityModel":
+        return super().train(False if self.frozen else mode)
+
+    def images01(self, images: torch.Tensor, allow_out_of_range: bool = False) -> torch.Tensor:
+        """Images by the input contract -> (B, 3, H, W) float32 on the model's device."""
+        x = as_images01(images, name=f"DeCLIP {self.metric} quality model input", allow_out_of_range=allow_out_of_range)
+        return x.to(next(self.declip.disentangler.parameters()).device)
 
     def make_views(self, images01: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in 0..1 -> (B, K, 3, S, S) views by this model's ViewPolicy."""
@@ -48,16 +65,17 @@ class QualityModel(nn.Module):
         p = self._perceptual_views(views01)
         return self.head(p.flatten(0, 1)).view(p.shape[0], p.shape[1]).mean(dim=1)
 
-    def forward(self, images01: torch.Tensor) -> torch.Tensor:
-        return self.score_views(self.make_views(images01))
+    def forward(self, images01: torch.Tensor, allow_out_of_range: bool = False) -> torch.Tensor:
+        """Images by the input contract -> (B,) float32 scores in 0..1; differentiable. Raises ValueError."""
+        return self.score_views(self.make_views(self.images01(images01, allow_out_of_range)))
 
     def score_perceptual(self, perceptual: torch.Tensor) -> torch.Tensor:
         """(B, P) embeddings -> (B,) scores (when embeddings are already computed)."""
         return self.head(perceptual)
 
-    def attribute_scores(self, images01: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per-attribute zero-shot P(good), each (B,), averaged over the views."""
-        p = self._perceptual_views(self.make_views(images01))
+    def attribute_scores(self, images01: torch.Tensor, allow_out_of_range: bool = False) -> dict[str, torch.Tensor]:
+        """Per-attribute zero-shot P(good), each (B,), averaged over the views (inputs as for forward)."""
+        p = self._perceptual_views(self.make_views(self.images01(images01, allow_out_of_range)))
         probs = self.attribute_head.attribute_probs(p.flatten(0, 1)).view(p.shape[0], p.shape[1], -1).mean(1)
         return {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
 
@@ -119,7 +137,7 @@ def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
     else:
         raise ValueError(f"{path}: unknown head type {cfg['head_type']!r}")
     views = ViewPolicy(**cfg["views"]) if cfg.get("views") else None
-    return QualityModel(declip, cfg["metric"], head, attr_head, cfg["head_type"], views).eval()
+    return freeze(QualityModel(declip, cfg["metric"], head, attr_head, cfg["head_type"], views))
 
 
 def create_quality_model(metric: str = "tech", checkpoint: str | Path | None = None, head: str | None = None,
@@ -129,19 +147,25 @@ def create_quality_model(metric: str = "tech", checkpoint: str | Path | None = N
     checkpoint: a head checkpoint file/folder or tag (default: the shipped 'lite-<metric>' tag).
     head: None (the checkpoint's head), or 'zeroshot' to build the zero-shot head on the fly.
     declip: a DeCLIP instance to share one backbone between metrics, or a tag/path (default 'lite').
+    The model is frozen (declip_core.inference.freeze: no parameter requires grad, eval mode kept),
+    including a DeCLIP instance passed in. device: see declip_core.device.resolve_device.
+    Raises ValueError for unknown metrics/heads, missing or mismatched weights, an unusable device.
     """
     from declip_core.pretrained import resolve_checkpoint
 
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    from declip_core.device import resolve_device
+
+    device = str(resolve_device(device))
     dc = declip if isinstance(declip, DeCLIP) else load_declip(declip or "lite", device=device)
     if head == "zeroshot":
         zs = zero_shot_head(dc, metric)
-        return QualityModel(dc, metric, zs, zero_shot_head(dc, "tech"), "zeroshot").eval().to(device)
+        return freeze(QualityModel(dc, metric, zs, zero_shot_head(dc, "tech"), "zeroshot").to(device))
     if head not in (None, "regression", "default"):
         raise ValueError(f"head must be None, 'default', 'regression' or 'zeroshot', got {head!r}")
     path = resolve_checkpoint(checkpoint or f"lite-{metric}", kind=HEAD_KIND)
-    qm = load_quality_head(path, dc).to(device)
+    qm = freeze(load_quality_head(path, dc).to(device))
     if head == "regression" and qm.head_type != "regression":
         raise ValueError(f"{path} holds a {qm.head_type!r} head, not a regression head")
     return qm

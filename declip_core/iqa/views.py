@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from declip_core.backbones.base import PreprocessConfig
-from declip_core.transforms import resize_tensor01
+from declip_core.transforms import clamp01, resize_tensor01
 
 POLICIES = ("resize", "crops")
 
@@ -48,7 +48,8 @@ def make_views(images01: torch.Tensor, vp: ViewPolicy, cfg: PreprocessConfig) ->
     if min(h, w) > vp.max_side:
         s = vp.max_side / min(h, w)
         images01 = torch.nn.functional.interpolate(images01, size=(max(1, round(h * s)), max(1, round(w * s))),
-                                                   mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+                                                   mode="bicubic", antialias=True, align_corners=False)
+        images01 = clamp01(images01)  # straight-through: pixels at 0 and 1 keep their gradient
         h, w = images01.shape[-2:]
     if n_views(h, w, vp) == 1:
         return resize_tensor01(images01, cfg).unsqueeze(1)
