@@ -5,10 +5,15 @@ import torch
 
 
 def comfy_image_to_bchw(image: torch.Tensor) -> torch.Tensor:
-    """ComfyUI IMAGE (B, H, W, C) float in 0..1 -> (B, 3, H, W) float32 in 0..1.
+    """ComfyUI IMAGE (B, H, W, C) in 0..1 -> (B, 3, H, W) float32 in 0..1, by DeCLIP's input contract
+    (declip_core.inputs.as_images01).
 
-    C may be 3 (RGB), 4 (RGBA: alpha dropped) or 1 (grey: repeated).
+    C may be 3 (RGB), 4 (RGBA: composited on white, rgb * a + (1 - a), the same rule as for image
+    files) or 1 (grey: repeated). dtype float16/bfloat16/float32/float64 (0..1) or uint8 (0..255).
+    Float values slightly outside 0..1 (as some upscalers give) are clamped.
     """
+    from declip_core.inputs import as_images01
+
     if not isinstance(image, torch.Tensor):
         raise ValueError(f"expected an IMAGE tensor (B, H, W, C), got {type(image).__name__}")
     if image.ndim == 3:
@@ -17,8 +22,5 @@ def comfy_image_to_bchw(image: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"expected an IMAGE (B, H, W, C) with C in 1, 3 or 4, got {tuple(image.shape)}")
     if image.shape[0] == 0 or image.shape[1] < 1 or image.shape[2] < 1:
         raise ValueError(f"empty IMAGE batch {tuple(image.shape)}")
-    if not image.is_floating_point():
-        raise ValueError(f"expected a float IMAGE in 0..1, got dtype {image.dtype}")
-    x = image[..., :3] if image.shape[-1] == 4 else image
-    x = x.expand(-1, -1, -1, 3) if x.shape[-1] == 1 else x  # (B, H, W, 3)
-    return x.permute(0, 3, 1, 2).float().clamp(0.0, 1.0).contiguous()  # (B, 3, H, W)
+    x = as_images01(image.permute(0, 3, 1, 2), name="IMAGE", allow_out_of_range=True)  # (B, 3, H, W)
+    return x.clamp(0.0, 1.0).contiguous()

@@ -121,7 +121,11 @@ def _in_dim(backbone: Backbone, features: str) -> int:
 
 
 def declip_from_checkpoint(path: str | Path, backbone: Backbone | None = None, device: str = "cpu") -> DeCLIP:
-    """Build DeCLIP from a checkpoint file, creating (or checking) its backbone."""
+    """Build DeCLIP from a checkpoint file, creating (or checking) its backbone; frozen (see freeze).
+    device: 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto' (declip_core.device.resolve_device). Raises ValueError."""
+    from declip_core.device import resolve_device
+
+    device = str(resolve_device(device))
     tensors, cfg = load_checkpoint(path)
     if cfg.get("kind") != CHECKPOINT_KIND:
         raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {CHECKPOINT_KIND!r}")

@@ -155,13 +155,24 @@ def test_image_conversion(c: int) -> None:
     img = _image(2, 5, 7, c)
     x = comfy_image_to_bchw(img)
     assert x.shape == (2, 3, 5, 7) and x.dtype == torch.float32
-    torch.testing.assert_close(x[:, 0], img[..., 0])
+    if c == 4:  # the one alpha rule: composited on white
+        a = img[..., 3]
+        torch.testing.assert_close(x[:, 0], img[..., 0] * a + (1 - a))
+    else:
+        torch.testing.assert_close(x[:, 0], img[..., 0])
+
+
+def test_image_conversion_uint8_and_half() -> None:
+    img = torch.randint(0, 256, (1, 4, 5, 3), dtype=torch.uint8)
+    torch.testing.assert_close(comfy_image_to_bchw(img), img.permute(0, 3, 1, 2).float() / 255)
+    h = torch.rand(1, 4, 5, 3).half()
+    torch.testing.assert_close(comfy_image_to_bchw(h), h.permute(0, 3, 1, 2).float())
 
 
 @pytest.mark.parametrize("bad, msg", [
     (torch.rand(2, 3, 8, 8), "C in 1, 3 or 4"),  # channels-first by mistake
     (torch.rand(8, 8, 3), "single image"),
-    ((torch.rand(1, 8, 8, 3) * 255).to(torch.uint8), "float IMAGE"),
+    (torch.ones(1, 8, 8, 3, dtype=torch.int32), "unsupported dtype"),
     (torch.rand(0, 8, 8, 3), "empty"),
     ("image.png", "IMAGE tensor"),
 ])

@@ -18,18 +18,18 @@ from PIL import Image
 
 from declip_core.adapter.conditioning import append_tokens
 from declip_core.adapter.dp_adapter import DPAdapter
+from declip_core.inputs import as_images01
 from declip_core.transforms import pil_to_tensor01
 
 
 def _as_images01(reference: Image.Image | torch.Tensor) -> torch.Tensor:
-    """PIL image, (3, H, W) or (B, 3, H, W) tensor in 0..1 -> (B, 3, H, W)."""
+    """PIL image (any mode: declip_core.io.to_rgb, alpha on white) or a tensor by the input contract
+    (declip_core.inputs.as_images01: (C, H, W) or (B, C, H, W), C in 1, 3, 4, uint8 or float in 0..1)
+    -> (B, 3, H, W) float32 in 0..1. Raises ValueError."""
     if isinstance(reference, Image.Image):
         return pil_to_tensor01(reference).unsqueeze(0)
     if isinstance(reference, torch.Tensor):
-        x = reference.unsqueeze(0) if reference.ndim == 3 else reference
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"reference tensor must be (3, H, W) or (B, 3, H, W) in 0..1, got {tuple(reference.shape)}")
-        return x.float()
+        return as_images01(reference, name="reference image")
     raise ValueError(f"reference must be a PIL image or a tensor, got {type(reference).__name__}")
 
 

@@ -276,9 +276,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default cpu)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args(argv)
+    if args.batch_size < 1 or args.workers < 0 or args.max_pixels < 1:
+        ap.error(f"--batch-size must be >= 1, --workers >= 0, --max-pixels >= 1 (got {args.batch_size}, "
+                 f"{args.workers}, {args.max_pixels})")
+    from declip_core.device import resolve_device
+
+    try:
+        args.device = str(resolve_device(args.device))
+    except ValueError as e:
+        ap.error(f"--device: {e}")  # prints usage and `error: ...`, exits 2
 
     from declip_core.iqa.model import create_quality_model
 
