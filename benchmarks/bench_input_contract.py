@@ -4,9 +4,10 @@
    image, with the bounded resize (transforms.WINDOW_FACTOR = 4) and without it (the old full-size
    intermediate), each in a fresh process;
 2. gaming: one signed-gradient step of 0.5/255 on the input of `declip_tech` used as a loss, with the
-   plain loss and with `eot=8` (expectation over 8 random views), on the sample photos.
+   plain loss and with `eot=8` (expectation over 8 random views), on the first sample photos
+   (longer side 384 px).
 
-    PYTHONPATH=. python benchmarks/bench_input_contract.py [--skip-memory] [--skip-gaming]
+    PYTHONPATH=. python benchmarks/bench_input_contract.py [--skip-memory] [--skip-gaming] [--photos 4]
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def memory() -> None:
               f"{r['0']['score']:>15.6f}")
 
 
-def gaming(eps: float = 0.5 / 255, n_eot: int = 8) -> None:
+def gaming(n_photos: int, eps: float = 0.5 / 255, n_eot: int = 8) -> None:
     import pyiqa
 
     from declip_core.samples import sample_paths
@@ -74,10 +75,10 @@ def gaming(eps: float = 0.5 / 255, n_eot: int = 8) -> None:
     print(f"{'photo':<22} {'score':>6}  {'plain step: score':>17} {'eot-judge':>9}  "
           f"{'eot step: score':>15} {'eot-judge':>9}  {'judge before':>12}")
     rows = []
-    for p in sample_paths():
+    for p in sample_paths()[:n_photos]:
         with Image.open(p) as im:
             im = im.convert("RGB")
-            im.thumbnail((512, 512))
+            im.thumbnail((384, 384))
             x = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
         s0, j0 = float(score(x)), judged(x)
         xp, xe = step(plain, x), step(eot, x)
@@ -94,12 +95,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-gaming", action="store_true")
+    ap.add_argument("--photos", type=int, default=4, help="how many sample photos for the gaming figures")
     a = ap.parse_args()
     torch.manual_seed(0)
     if not a.skip_memory:
         memory()
     if not a.skip_gaming:
-        gaming()
+        gaming(a.photos)
 
 
 if __name__ == "__main__":

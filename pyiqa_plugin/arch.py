@@ -63,7 +63,7 @@ class DeCLIPIQA(nn.Module):
         from declip_core.inputs import as_images01, other_scale
 
         loss = torch.is_grad_enabled()
-        name = f"pyiqa declip_{self.attribute or self.model.metric} input"
+        name = f"pyiqa_plugin/arch.py: declip_{self.attribute or self.model.metric} input"
         if loss and not self._warned_scale and torch.is_tensor(x) and x.is_floating_point():
             scale = other_scale(x)
             if scale is not None:

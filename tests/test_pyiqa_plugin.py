@@ -255,7 +255,7 @@ def test_attribute_metric_and_errors() -> None:
     assert torch.allclose(sharp(x)[:, 0], full.net.attribute_scores(x)["sharpness"])
     with pytest.raises(ValueError, match="unknown attribute"):
         pyiqa.create_metric("declip_tech", attribute="bogus", declip=dc, head="zeroshot", device="cpu")
-    with pytest.raises(ValueError, match=r"arch\.py.*\(N, 3, H, W\)"):
+    with pytest.raises(ValueError, match=r"arch\.py.*\(B, C, H, W\)"):
         full.net(torch.rand(2, 2, 32, 32))
 
 
