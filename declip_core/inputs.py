@@ -55,7 +55,7 @@ def as_images01(x: torch.Tensor, *, name: str = "images", allow_out_of_range: bo
 
     name: how the error messages call the input (e.g. 'pyiqa declip_tech input').
     Raises ValueError for a non-tensor, a wrong shape or channel count, an unsupported dtype,
-    NaN/inf values, or (unless allow_out_of_range) float values outside 0..1 by more than RANGE_TOL.
+    or (unless allow_out_of_range) NaN and float values outside 0..1 by more than RANGE_TOL.
     """
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name}: expected a torch.Tensor (B, C, H, W) with C in 1, 3, 4, got {type(x).__name__}"
