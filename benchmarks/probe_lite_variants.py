@@ -5,7 +5,7 @@
 
 For each backbone spec: the frozen feature vector (pooled + multi-level stats, as the disentangler reads it)
 of every single-distortion I&2T image at the spec's own input size; leave-photos-out cross-validation
-(GroupKFold by photo): logistic regression -> distortion type accuracy; ridge regression of the
+(GroupKFold by photo): ridge classifier -> distortion type accuracy; ridge regression of the
 `quality` target -> SRCC over all held-out images and mean within-group (photo x type) SRCC against
 -level; plus CPU ms per image for the features. Not a test: a quick measurement on few photos.
 """
@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import torch
 from PIL import Image
 from scipy.stats import spearmanr
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -61,7 +61,7 @@ def probe(x: np.ndarray, rows: list[dict], folds: int) -> dict[str, float]:
     q = np.array([r["quality"] for r in rows])
     pred_t, pred_q = np.empty(len(rows), dtype=object), np.zeros(len(rows))
     for tr, te in GroupKFold(folds).split(x, groups=groups):
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=2000)).fit(x[tr], types[tr])
+        clf = make_pipeline(StandardScaler(), RidgeClassifier(alpha=100.0)).fit(x[tr], types[tr])
         pred_t[te] = clf.predict(x[te])
         pred_q[te] = make_pipeline(StandardScaler(), Ridge(alpha=100.0)).fit(x[tr], q[tr]).predict(x[te])
     within = []
