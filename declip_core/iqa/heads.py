@@ -1,4 +1,5 @@
-"""Quality heads on the perceptual embedding: zero-shot antonym anchors and a regression MLP."""
+"""Quality heads on the perceptual embedding: zero-shot antonym anchors, a regression MLP, and a
+supervised per-attribute head (one P(good) per attribute from one small MLP)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -41,3 +42,27 @@ class RegressionHead(nn.Module):
 
     def forward(self, perceptual: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(perceptual)).squeeze(-1)  # (B,)
+
+
+class AttributeHead(nn.Module):
+    """(B, P) perceptual embedding -> (B, A) P(good) per attribute in 0..1 (supervised).
+
+    Same interface as ZeroShotHead (`attributes`, `attribute_probs`, forward = mean over attributes),
+    so a QualityModel takes either as its attribute head. Trained per attribute on the distortion
+    family that degrades it (declip_core.training): 1 on clean images and on images whose
+    distortions leave the attribute alone, falling with the family's severity.
+    """
+
+    def __init__(self, attributes: Sequence[str], in_dim: int, hidden: int = 64) -> None:
+        super().__init__()
+        if not attributes:
+            raise ValueError("AttributeHead needs at least one attribute")
+        self.attributes = tuple(attributes)
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, len(self.attributes)))
+
+    def attribute_probs(self, perceptual: torch.Tensor) -> torch.Tensor:
+        """(B, P) -> (B, A) probability that each attribute is good."""
+        return torch.sigmoid(self.net(perceptual))
+
+    def forward(self, perceptual: torch.Tensor) -> torch.Tensor:
+        return self.attribute_probs(perceptual).mean(dim=1)  # (B,)

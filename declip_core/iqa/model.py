@@ -10,7 +10,7 @@ from torch import nn
 from declip_core.checkpoint import load_checkpoint, save_checkpoint
 from declip_core.inference import DeCLIP, freeze, load_declip
 from declip_core.inputs import as_images01
-from declip_core.iqa.heads import RegressionHead, ZeroShotHead
+from declip_core.iqa.heads import AttributeHead, RegressionHead, ZeroShotHead
 from declip_core.iqa.prompts import PROMPTS
 from declip_core.iqa.views import ViewPolicy, make_views
 
@@ -32,7 +32,7 @@ class QualityModel(nn.Module):
     score_range = (0.0, 1.0)
     frozen = False
 
-    def __init__(self, declip: DeCLIP, metric: str, head: nn.Module, attribute_head: ZeroShotHead,
+    def __init__(self, declip: DeCLIP, metric: str, head: nn.Module, attribute_head: ZeroShotHead | AttributeHead,
                  head_type: str, views: ViewPolicy | None = None) -> None:
         super().__init__()
         if metric not in METRICS:
@@ -74,7 +74,8 @@ class QualityModel(nn.Module):
         return self.head(perceptual)
 
     def attribute_scores(self, images01: torch.Tensor, allow_out_of_range: bool = False) -> dict[str, torch.Tensor]:
-        """Per-attribute zero-shot P(good), each (B,), averaged over the views (inputs as for forward)."""
+        """Per-attribute P(good) in 0..1, each (B,), averaged over the views (inputs as for forward; the
+        attribute head: supervised AttributeHead in the shipped heads, or zero-shot anchors)."""
         p = self._perceptual_views(self.make_views(self.images01(images01, allow_out_of_range)))
         probs = self.attribute_head.attribute_probs(p.flatten(0, 1)).view(p.shape[0], p.shape[1], -1).mean(1)
         return {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
@@ -109,6 +110,7 @@ def save_quality_head(path: str | Path, model: QualityModel, extra: dict[str, An
     tensors.update({f"attr.{k}": v for k, v in model.attribute_head.state_dict().items()})
     cfg = {"kind": HEAD_KIND, "metric": model.metric, "head_type": model.head_type,
            "attributes": list(model.attribute_head.attributes),
+           "attribute_head_type": "regression" if isinstance(model.attribute_head, AttributeHead) else "zeroshot",
            "head_attributes": list(model.head.attributes) if isinstance(model.head, ZeroShotHead) else None,
            "perceptual_dim": model.declip.perceptual_dim, "declip_sha256": model.declip.checkpoint_sha256,
            "prompts": {a: [list(p) for p in ps] for a, ps in PROMPTS[model.metric].items()},
@@ -127,7 +129,15 @@ def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
     if int(cfg["perceptual_dim"]) != declip.perceptual_dim:
         raise ValueError(f"{path}: head expects perceptual dim {cfg['perceptual_dim']}, DeCLIP has {declip.perceptual_dim}")
     attr_t = {k[5:]: v for k, v in tensors.items() if k.startswith("attr.")}
-    attr_head = ZeroShotHead(cfg["attributes"], attr_t["anchors"], float(attr_t["logit_scale"]))
+    attr_type = cfg.get("attribute_head_type", "zeroshot")
+    if attr_type == "zeroshot":
+        attr_head: ZeroShotHead | AttributeHead = ZeroShotHead(cfg["attributes"], attr_t["anchors"],
+                                                               float(attr_t["logit_scale"]))
+    elif attr_type == "regression":
+        attr_head = AttributeHead(cfg["attributes"], declip.perceptual_dim, hidden=int(attr_t["net.0.weight"].shape[0]))
+        attr_head.load_state_dict(attr_t, strict=True)
+    else:
+        raise ValueError(f"{path}: unknown attribute head type {attr_type!r}")
     head_t = {k[5:]: v for k, v in tensors.items() if k.startswith("head.")}
     if cfg["head_type"] == "zeroshot":
         head: nn.Module = ZeroShotHead(cfg["head_attributes"], head_t["anchors"], float(head_t["logit_scale"]))
