@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"saved {ckpt}")
     if cfg.train_iqa:
         t = time.time()
-        _train_iqa(declip, rows, arrays.feats, out, cfg.seed)
+        _train_iqa(declip, rows, arrays.feats, out, cfg.seed, i2t, backbone, cfg)
         timings["iqa_heads_s"] = time.time() - t
     if cfg.evaluate:
         from declip_core.training.run_eval import run_evaluation
@@ -115,20 +115,41 @@ def _build(cfg, backbone) -> None:
     print(summary.format())
 
 
-def _train_iqa(declip, rows, feats, out: Path, seed: int) -> None:
+VAL_SPLITS = ("val", "validation")
+
+
+def _train_iqa(declip, rows, feats, out: Path, seed: int, i2t: Path, backbone, cfg) -> None:
     import torch
 
+    from declip_core.data.manifest import read_manifest
     from declip_core.iqa import save_quality_head
     from declip_core.training.iqa_heads import train_heads
+    from declip_core.training.pipeline import encode_rows
 
-    with torch.no_grad():
-        perc = declip.disentangler.embed_features(torch.from_numpy(feats)).perceptual
-    photos = sorted({r["photo_id"] for r in rows})
-    val = set(photos[::5])  # every fifth training photo validates the head choice
-    choices = train_heads(declip, rows, perc, val, seed=seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small full-batch fits: one thread is much faster on a busy machine
+    try:
+        with torch.no_grad():
+            perc = declip.disentangler.embed_features(torch.from_numpy(feats)).perceptual
+        val_rows = read_manifest(i2t, splits=list(VAL_SPLITS))
+        kw: dict = {}
+        if val_rows:  # a validation split of whole photos
+            enc = encode_rows(val_rows, backbone, cfg.cache_dir, progress=cfg.progress)
+            with torch.no_grad():
+                vp = declip.disentangler.embed_features(torch.from_numpy(enc.select(cfg.model.features))).perceptual
+            kw = {"val_rows": val_rows, "val_perceptual": vp}
+            val_desc = sorted({r["photo_id"] for r in val_rows})
+        else:
+            photos = sorted({r["photo_id"] for r in rows})
+            kw = {"val_photos": set(photos[::5])}  # every fifth training photo validates the head choice
+            val_desc = sorted(kw["val_photos"])
+        choices = train_heads(declip, rows, perc, seed=seed, log=lambda m: print(m, flush=True), **kw)
+    finally:
+        torch.set_num_threads(threads)
     for metric, ch in choices.items():
         p = save_quality_head(out / f"iqa-{metric}.safetensors", ch.model,
-                              extra={"validation": ch.validation, "validation_photos": sorted(val)})
+                              extra={"validation": ch.validation, "validation_photos": val_desc,
+                                     "attribute_validation": ch.attribute_validation})
         print(f"{metric}: validation {ch.validation} -> default head '{ch.chosen}' saved to {p}")
 
 

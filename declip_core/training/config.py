@@ -55,6 +55,7 @@ class OptimConfig:
     adversary_weight: float = 0.0  # gradient-reversal probes: content from perceptual, distortion from semantic
     semantic_weight: float = 1.0
     perceptual_weight: float = 1.0
+    quality_weight: float = 0.0  # MSE of a linear probe on the perceptual embedding to the pseudo-MOS (quality signal)
 
 
 @dataclass

@@ -34,12 +34,15 @@ class TrainArrays:
     perc_keys: np.ndarray  # (N,) int: samples with equal keys are perceptual positives
     sem_keys: np.ndarray  # (N,) int: content groups
     dist_keys: np.ndarray | None = None  # (N,) int: coarse perceptual class (clean / first distortion type)
+    quality: np.ndarray | None = None  # (N,) float 0..1 technical-quality target (pseudo-MOS), NaN = none
 
     def __post_init__(self) -> None:
         n = len(self.feats)
         if self.dist_keys is None:
             self.dist_keys = np.asarray(self.perc_keys)
-        for name in ("perc_text", "sem_text", "perc_keys", "sem_keys", "dist_keys"):
+        if self.quality is None:
+            self.quality = np.full(n, np.nan, dtype=np.float32)
+        for name in ("perc_text", "sem_text", "perc_keys", "sem_keys", "dist_keys", "quality"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"TrainArrays.{name} has {len(getattr(self, name))} rows, feats has {n}")
         if n < 2:
@@ -61,19 +64,21 @@ class _GradReverse(torch.autograd.Function):
 class _Step(nn.Module):
     """Forward of one local batch (what DDP wraps), with the training-only adversaries:
     a linear probe that tries to read content from the perceptual embedding and one that tries to
-    read the distortion class from the semantic embedding, both behind gradient reversal."""
+    read the distortion class from the semantic embedding, both behind gradient reversal; and a linear
+    quality probe on the perceptual embedding (the quality signal, weight `quality_weight`)."""
 
     def __init__(self, model: Disentangler, n_content: int, n_dist: int) -> None:
         super().__init__()
         self.model = model
         self.adv_content = nn.Linear(model.cfg.perceptual_dim, n_content)
         self.adv_dist = nn.Linear(model.cfg.semantic_dim, n_dist)
+        self.quality = nn.Linear(model.cfg.perceptual_dim, 1)
 
     def forward(self, f: torch.Tensor, tp: torch.Tensor, ts: torch.Tensor) -> tuple[torch.Tensor, ...]:
         e = self.model.embed_features(f)
         return (e.perceptual, e.semantic, self.model.embed_text_perceptual(tp), self.model.embed_text_semantic(ts),
                 self.adv_content(_GradReverse.apply(e.perceptual)), self.adv_dist(_GradReverse.apply(e.semantic)),
-                self.model.scale_p(), self.model.scale_s())
+                torch.sigmoid(self.quality(e.perceptual)).squeeze(-1), self.model.scale_p(), self.model.scale_s())
 
 
 def _world() -> tuple[int, int]:
@@ -99,19 +104,22 @@ def _lr(step: int, total: int, base: float, warmup: int) -> float:
 
 
 def compute_losses(out: tuple[torch.Tensor, ...], pk: torch.Tensor, sk: torch.Tensor, dk: torch.Tensor,
-                   ocfg: OptimConfig) -> dict[str, torch.Tensor]:
-    """All loss terms on one (global) batch."""
-    p, s, tp, ts, adv_c, adv_d, scale_p, scale_s = out
+                   ocfg: OptimConfig, quality: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """All loss terms on one (global) batch; quality (B,) targets with NaN = none (the quality term is 0
+    without targets)."""
+    p, s, tp, ts, adv_c, adv_d, q_pred, scale_p, scale_s = out
     lp = multi_positive_infonce(p, tp, pk, pk, scale_p)
     ls = multi_positive_infonce(s, ts, sk, sk, scale_s)
     lsep = separation_loss(p, s, ocfg.separation)
     # The adversaries minimise these; through gradient reversal the projectors maximise them.
     ladv = nn.functional.cross_entropy(adv_c, sk) + nn.functional.cross_entropy(adv_d, dk)
     linv = invariance_loss(p, pk, sk) + invariance_loss(s, sk, pk)
+    has = ~torch.isnan(quality) if quality is not None else torch.zeros_like(q_pred, dtype=torch.bool)
+    lq = ((q_pred - torch.nan_to_num(quality))[has] ** 2).mean() if bool(has.any()) else q_pred.sum() * 0.0
     total = (ocfg.perceptual_weight * lp + ocfg.semantic_weight * ls + ocfg.separation_weight * lsep
-             + ocfg.adversary_weight * ladv + ocfg.invariance_weight * linv)
+             + ocfg.adversary_weight * ladv + ocfg.invariance_weight * linv + ocfg.quality_weight * lq)
     return {"loss": total, "perceptual": lp, "semantic": ls, "separation": lsep, "adversary": ladv,
-            "invariance": linv}
+            "invariance": linv, "quality": lq}
 
 
 def invariance_loss(e: torch.Tensor, same: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
@@ -169,6 +177,7 @@ def train_disentangler(arrays: TrainArrays, dcfg: DisentanglerConfig, ocfg: Opti
     pk_all = torch.from_numpy(np.asarray(arrays.perc_keys, dtype=np.int64))
     sk_all = torch.from_numpy(np.asarray(arrays.sem_keys, dtype=np.int64))
     dk_all = torch.from_numpy(np.asarray(arrays.dist_keys, dtype=np.int64))
+    q_all = torch.from_numpy(np.asarray(arrays.quality, dtype=np.float32))
     metrics_f = out / "metrics.jsonl"
     for epoch in range(start_epoch, ocfg.epochs):
         model.train()
@@ -188,9 +197,9 @@ def train_disentangler(arrays: TrainArrays, dcfg: DisentanglerConfig, ocfg: Opti
             gidx = perm[b * gb : (b + 1) * gb]
             idx = torch.from_numpy(gidx[rank * lb : (rank + 1) * lb])
             o = step_mod(feats[idx], tp_all[idx], ts_all[idx])
-            o = tuple(_gather(x) for x in o[:6]) + tuple(o[6:])
+            o = tuple(_gather(x) for x in o[:7]) + tuple(o[7:])
             gi = torch.from_numpy(gidx)
-            losses = compute_losses(o, pk_all[gi], sk_all[gi], dk_all[gi], ocfg)
+            losses = compute_losses(o, pk_all[gi], sk_all[gi], dk_all[gi], ocfg, q_all[gi])
             opt.zero_grad(set_to_none=True)
             losses["loss"].backward()
             opt.step()

@@ -1,6 +1,9 @@
 """Training the quality heads on I&2T-derived targets and choosing each metric's default head.
 
-tech target: `quality` (1 for a clean crop, times (1 - 0.18 level) per applied distortion).
+tech target: the row's pseudo-MOS (`pseudo_mos`, a full-reference ensemble against the pristine crop)
+where the set has it, else `quality` (1 for a clean crop, times (1 - 0.18 level) per applied
+distortion), plus a ranking loss over severity ladders (declip_core.training.quality_fit).
+Attributes: a supervised AttributeHead (own-family targets and ladders) or the zero-shot anchors.
 aes target: `aesthetic` (0.75 clean, 0.75 sqrt(quality) distorted, 0.35 weak aesthetic negatives):
 a demo-grade stand-in for human aesthetic scores, which cannot be had offline.
 The default head of each metric is the one with the better score on validation photos (training
@@ -8,6 +11,8 @@ photos held out from head training), never on the held-out evaluation photos.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,6 +26,11 @@ from declip_core.data.manifest import Row
 from declip_core.inference import DeCLIP
 from declip_core.iqa.heads import RegressionHead, ZeroShotHead
 from declip_core.iqa.model import QualityModel, zero_shot_head
+from declip_core.iqa.views import ViewPolicy, make_views
+from declip_core.training.quality_fit import (TECH_ATTRIBUTES, FitConfig, Ladders, attribute_family,
+                                              attribute_targets, fit_attribute_head, fit_tech_head,
+                                              flat_frame_targets, flat_frames, ladders_of)
+from declip_core.training.ranking import within_group_summary
 
 
 def fit_regression_head(emb: torch.Tensor, target: torch.Tensor, epochs: int = 400, lr: float = 3e-3,
@@ -91,38 +101,140 @@ def aesthetic_pairs(rows: Sequence[Row]) -> list[tuple[int, int]]:
 class HeadChoice:
     metric: str
     model: QualityModel
-    validation: dict[str, float]  # head type -> validation score
+    validation: dict[str, float]  # head variant -> validation score
     chosen: str
+    attribute_validation: dict[str, dict[str, float]] | None = None  # head -> attribute -> SRCC
+
+
+def tech_target(rows: Sequence[Row]) -> torch.Tensor:
+    """(N,) technical-quality target: the row's pseudo-MOS (`pseudo_mos` column, FR-ensemble score) where
+    the set has one, else the derived `quality`; clean rows without a value get 1. NaN = no target."""
+    out = []
+    for r in rows:
+        v = r.data.get("pseudo_mos")
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            v = r["quality"]
+        if (v is None or math.isnan(float(v))) and not r.chain and r["perc_key"] == "clean":
+            v = 1.0
+        out.append(float("nan") if v is None else float(v))
+    return torch.tensor(out, dtype=torch.float32)
+
+
+def crop_key(row: Row) -> str:
+    """The source crop of a row (ladders are per crop): `crop_id` where the set records it, else the photo."""
+    c = row.data.get("crop_id")
+    return str(c) if c not in (None, "") else str(row["photo_id"])
+
+
+def row_ladders(rows: Sequence[Row]) -> Ladders:
+    """Severity ladders (crop x type, level 0 = the clean crop) of manifest rows; rows that are neither clean
+    nor distorted (aesthetic negatives) are in none."""
+    return ladders_of([crop_key(r) if (r.chain or r["perc_key"] == "clean") else None for r in rows],
+                      [r.chain for r in rows])
 
 
 def _validate(metric: str, scores: np.ndarray, rows: Sequence[Row]) -> float:
     if metric == "tech":
-        idx, lv, grp = single_distortion_view(rows)
-        return within_group_srcc(scores[idx], lv, grp)
+        return tech_validation(scores, row_ladders(rows))
     pairs = aesthetic_pairs(rows)
     return float(np.mean([scores[a] > scores[b] for a, b in pairs])) if pairs else float("nan")
 
 
-def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, val_photos: set[str],
-                seed: int = 0) -> dict[str, HeadChoice]:
-    """Fit the regression heads on non-validation rows; choose zero-shot vs regression per metric."""
-    fit = [i for i, r in enumerate(rows) if r["photo_id"] not in val_photos]
-    val = [i for i, r in enumerate(rows) if r["photo_id"] in val_photos]
-    if not fit or not val:
-        raise ValueError(f"validation photos {sorted(val_photos)} leave no fit or no validation rows")
-    val_rows = [rows[i] for i in val]
-    attr = zero_shot_head(declip, "tech")
+def tech_validation(scores: np.ndarray, lad: Ladders) -> float:
+    """Mean within-ladder SRCC of scores (N,) over the ladders."""
+    return within_group_summary(scores[lad.idx], lad.level, lad.group)["srcc"]
+
+
+def attribute_validation(probs: np.ndarray, lad: Ladders, attributes: Sequence[str]) -> dict[str, float]:
+    """attribute -> mean within-ladder SRCC of its P(good) over its own family's ladders."""
+    out = {}
+    for j, a in enumerate(attributes):
+        own = lad.select_types(set(attribute_family(a)))
+        out[a] = within_group_summary(probs[own.idx, j], own.level, own.group)["srcc"] if len(own.idx) else math.nan
+    return out
+
+
+def _flat_frames_embedded(declip: DeCLIP) -> tuple[list[str], torch.Tensor]:
+    names, x = flat_frames(256)
+    with torch.no_grad():
+        views = make_views(x, ViewPolicy("resize"), declip.backbone.info.preprocess)[:, 0]
+        return names, declip.embed_images(views).perceptual
+
+
+def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, val_photos: set[str] | None = None,
+                seed: int = 0, val_rows: Sequence[Row] | None = None, val_perceptual: torch.Tensor | None = None,
+                fit_cfg: FitConfig | None = None, rank_weights: Sequence[float] = (0.0, 1.0, 3.0),
+                log=None) -> dict[str, HeadChoice]:
+    """Fit the heads on training rows and choose each metric's default on validation rows.
+
+    Validation rows are `val_rows`/`val_perceptual` (a validation split of whole photos) or, when not
+    given, the rows of `val_photos` taken out of `rows`. tech: zero-shot vs regression on the pseudo-MOS
+    with ranking weights `rank_weights` (0 = regression only), chosen by mean within-ladder SRCC; the
+    supervised attribute head vs the zero-shot anchors, chosen by mean per-attribute SRCC over each
+    attribute's own family. aes: zero-shot vs regression on `aesthetic` (clean vs weak negative pairs).
+    """
+    log = log or (lambda msg: None)
+    if val_rows is None:
+        if not val_photos:
+            raise ValueError("give validation rows or validation photos")
+        fit = [i for i, r in enumerate(rows) if r["photo_id"] not in val_photos]
+        val = [i for i, r in enumerate(rows) if r["photo_id"] in val_photos]
+        if not fit or not val:
+            raise ValueError(f"validation photos {sorted(val_photos)} leave no fit or no validation rows")
+        val_rows, val_perceptual = [rows[i] for i in val], perceptual[val]
+        rows, perceptual = [rows[i] for i in fit], perceptual[fit]
+    elif val_perceptual is None or len(val_rows) != len(val_perceptual):
+        raise ValueError("val_rows need val_perceptual of the same length")
+    fc = fit_cfg or FitConfig(seed=seed)
+    lad_fit, lad_val = row_ladders(rows), row_ladders(val_rows)
+    names, flat_p = _flat_frames_embedded(declip)
+    flat_tech, flat_attr = flat_frame_targets(names, TECH_ATTRIBUTES)
+    emb = torch.cat([perceptual, flat_p])
     out: dict[str, HeadChoice] = {}
-    for metric, col in (("tech", "quality"), ("aes", "aesthetic")):
-        sel = [i for i in fit if not math.isnan(rows[i][col])]
-        y = torch.tensor([rows[i][col] for i in sel], dtype=torch.float32)
-        reg = fit_regression_head(perceptual[sel], y, seed=seed)
-        zs: ZeroShotHead = zero_shot_head(declip, metric)
-        scores = {}
-        with torch.no_grad():
-            scores["regression"] = _validate(metric, reg(perceptual[val]).numpy(), val_rows)
-            scores["zeroshot"] = _validate(metric, zs(perceptual[val]).numpy(), val_rows)
-        chosen = max(scores, key=lambda k: -1.0 if math.isnan(scores[k]) else scores[k])
-        head = reg if chosen == "regression" else zs
-        out[metric] = HeadChoice(metric, QualityModel(declip, metric, head, attr, chosen).eval(), scores, chosen)
+
+    # --- attributes (shared by both metrics' checkpoints)
+    zs_attr = zero_shot_head(declip, "tech")
+    chains = [r.chain for r in rows]
+    tg = torch.from_numpy(np.concatenate([attribute_targets(chains, TECH_ATTRIBUTES), flat_attr]))
+    pairs = [lad_fit.select_types(set(attribute_family(a))).pairs() for a in TECH_ATTRIBUTES]
+    sup_attr = fit_attribute_head(emb, tg, pairs, TECH_ATTRIBUTES, dataclasses.replace(fc, hidden=64))
+    with torch.no_grad():
+        av = {"supervised": attribute_validation(sup_attr.attribute_probs(val_perceptual).numpy(), lad_val, TECH_ATTRIBUTES),
+              "zeroshot": attribute_validation(zs_attr.attribute_probs(val_perceptual).numpy(), lad_val, TECH_ATTRIBUTES)}
+    mean_av = {k: float(np.nanmean(list(v.values()))) for k, v in av.items()}
+    attr_head = sup_attr if mean_av["supervised"] >= mean_av["zeroshot"] else zs_attr
+    log(f"attributes: validation SRCC per attribute {json.dumps(av)}; chosen "
+        f"{'supervised' if attr_head is sup_attr else 'zeroshot'}")
+
+    # --- tech
+    y = torch.cat([tech_target(rows), torch.from_numpy(flat_tech)])
+    b, w = lad_fit.pairs()
+    scores: dict[str, float] = {}
+    heads: dict[str, torch.nn.Module] = {"zeroshot": zero_shot_head(declip, "tech")}
+    for rw in rank_weights:
+        heads[f"regression rank_weight={rw:g}"] = fit_tech_head(emb, y, b, w, dataclasses.replace(fc, rank_weight=rw))
+    with torch.no_grad():
+        for k, h in heads.items():
+            scores[k] = tech_validation(h(val_perceptual).numpy(), lad_val)
+    chosen = max(scores, key=lambda k: -1.0 if math.isnan(scores[k]) else scores[k])
+    log(f"tech: validation within-ladder SRCC {json.dumps(scores)}; chosen {chosen}")
+    head_type = "zeroshot" if chosen == "zeroshot" else "regression"
+    out["tech"] = HeadChoice("tech", QualityModel(declip, "tech", heads[chosen], attr_head, head_type).eval(),
+                             scores, chosen, av)
+
+    # --- aes (weak offline targets; see the module docstring)
+    sel = [i for i, r in enumerate(rows) if not math.isnan(r["aesthetic"])]
+    zs = zero_shot_head(declip, "aes")
+    a_scores: dict[str, float] = {}
+    a_heads: dict[str, torch.nn.Module] = {"zeroshot": zs}
+    if len(sel) >= 2:
+        ya = torch.tensor([rows[i]["aesthetic"] for i in sel], dtype=torch.float32)
+        a_heads["regression"] = fit_regression_head(perceptual[sel], ya, seed=seed)
+    with torch.no_grad():
+        for k, h in a_heads.items():
+            a_scores[k] = _validate("aes", h(val_perceptual).numpy(), val_rows)
+    a_chosen = max(a_scores, key=lambda k: -1.0 if math.isnan(a_scores[k]) else a_scores[k])
+    log(f"aes: validation pair accuracy {json.dumps(a_scores)}; chosen {a_chosen}")
+    out["aes"] = HeadChoice("aes", QualityModel(declip, "aes", a_heads[a_chosen], attr_head, a_chosen).eval(),
+                            a_scores, a_chosen, av)
     return out

@@ -46,9 +46,11 @@ def train_arrays(rows: Sequence[Row], enc: Encoded, backbone: Backbone, cache_di
     texts = TextCache(cache_dir, backbone)
     tp = texts.get([r["perceptual_text"] for r in rows], progress=progress)
     ts = texts.get([r["semantic_text"] for r in rows], progress=progress)
+    from declip_core.training.iqa_heads import tech_target
+
     return TrainArrays(feats=enc.select(features), perc_text=tp, sem_text=ts,
                        perc_keys=_ids([r["perc_key"] for r in rows]), sem_keys=_ids([r["photo_id"] for r in rows]),
-                       dist_keys=_ids([dist_class(r) for r in rows]))
+                       dist_keys=_ids([dist_class(r) for r in rows]), quality=tech_target(rows).numpy())
 
 
 def dist_class(row: Row) -> str:

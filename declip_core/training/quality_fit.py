@@ -77,16 +77,18 @@ class Ladders:
         return t[b], t[w]
 
 
-def ladders_of(crops: Sequence[Hashable], chains: Sequence[Sequence[tuple[str, int]]]) -> Ladders:
+def ladders_of(crops: Sequence[Hashable | None], chains: Sequence[Sequence[tuple[str, int]]]) -> Ladders:
     """Ladders of rows given each row's crop key and distortion chain: single-distortion rows are level L of
     'crop|type'; clean rows (empty chain) are level 0 of every type seen on their crop; combined
-    distortions belong to no ladder."""
+    distortions and rows whose crop key is None belong to no ladder."""
     types_of: dict[Hashable, set[str]] = {}
     for c, ch in zip(crops, chains):
-        if len(ch) == 1:
+        if c is not None and len(ch) == 1:
             types_of.setdefault(c, set()).add(ch[0][0])
     idx, lv, grp, typ = [], [], [], []
     for i, (c, ch) in enumerate(zip(crops, chains)):
+        if c is None:
+            continue
         if len(ch) == 1:
             idx.append(i), lv.append(int(ch[0][1])), grp.append(f"{c}|{ch[0][0]}"), typ.append(ch[0][0])
         elif len(ch) == 0:
