@@ -1,22 +1,29 @@
-"""DeCLIP quality vs BRISQUE and PIQE on held-out material, and the speed/memory of batch scoring.
+"""DeCLIP quality vs BRISQUE, PIQE and NIQE on held-out photos, per-metric throughput on the same
+512x512 files, and the speed/memory of batch scoring.
 
-    python benchmarks/bench_iqa.py [--declip PATH --checkpoint PATH] [--size 256] [--n-speed 64]
-                                   [--skip-speed] [--skip-quality] [--out docs/benchmarks/iqa_benchmark.md]
+    python benchmarks/bench_iqa.py [--i2t DIR --split test] [--declip PATH --checkpoint PATH] [--size 256]
+                                   [--niqe-params runs/niqe/niqe_pris_params.npz] [--n-files 32]
+                                   [--skip-quality] [--skip-throughput] [--skip-speed]
+                                   [--out docs/benchmarks/iqa_benchmark.md]
 
-Quality: the held-out photos (china, flower, grace_hopper, coffee; centre square crop resized to
---size, as the I&2T crops) under each held-out distortion type (lens_blur, multiplicative_noise,
-jpeg2000, mean_shift, pixelate) at levels 1..5, with the clean crop as level 0; the 20 training
-types are reported too, labelled. Per group (photo x type): SRCC of the score against -level, and
-2AFC accuracy over the pairs at different levels (the less distorted should score better; a tie
-counts 0.5). Scores are oriented so higher = better for every metric (BRISQUE and PIQE negated).
-A metric constant within a group gets SRCC 0 there (no information), never a skipped group.
-Metrics: declip_tech (default head and zero-shot head), BRISQUE (PyPI brisque, via
-benchmarks/brisque_compat.py) and pyiqa's PIQE.
+Quality: clean crops of the held-out (test-split) photos of a built I&2T set (`--i2t`, `--split test`;
+never trained on, never used to choose anything), or the named sample photos (`--photos`, centre square
+crop resized to --size) when no set is given, under every distortion type at levels 1..5 with the clean
+crop as level 0. Types are reported in two splits: the held-out types (never used in training:
+`--heldout-types`, default the training config's) and the training types. Per ladder (crop x type): SRCC
+of the score against -level, and 2AFC accuracy over the pairs at different levels (the less distorted
+should score better; a tie counts 0.5). Scores are oriented so higher = better for every metric
+(BRISQUE, PIQE and NIQE negated). A metric constant within a ladder gets SRCC 0 there (no information),
+never a skipped ladder. Metrics: declip_tech (default head and zero-shot head, from one embedding pass),
+BRISQUE (PyPI brisque, via benchmarks/brisque_compat.py), pyiqa's PIQE and pyiqa's NIQE with the
+original NIQE pristine-model parameters read from a local file (`--niqe-params`; pyiqa would download
+them; see benchmarks/niqe_params.py). Attributes: per attribute, within-ladder SRCC of the default
+model's P(good) over its own family's types.
 
-Speed: images/second of `declip_core.iqa.batch.score_files` on N image files on the CPU, next to
-the raw backbone forward pass on the same, already preprocessed batch (the limit) and BRISQUE; peak
-RSS of scoring N and 4N files, each in a fresh process. Not a test: figures depend on the machine
-and its load.
+Throughput: images/s of each metric on the same N 512x512 JPEG files, decode + score, one process,
+interleaved in one run. Speed: images/s of `declip_core.iqa.batch.score_files` next to the raw backbone
+forward pass, and peak RSS (each in a fresh process). Not a test: figures depend on the machine and its
+load.
 """
 from __future__ import annotations
 
@@ -32,12 +39,10 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[1]
 for _p in (str(ROOT), str(ROOT / "benchmarks")):
@@ -48,6 +53,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from declip_core.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion
 from declip_core.samples import sample_path
 from declip_core.training.config import DEFAULT_HELDOUT_PHOTOS, DEFAULT_HELDOUT_TYPES
+from declip_core.training.ranking import group_2afc, group_srcc
 
 _HERE = "benchmarks/bench_iqa.py"
 HELDOUT_TYPES: tuple[str, ...] = tuple(DEFAULT_HELDOUT_TYPES)
@@ -73,23 +79,50 @@ def photo_crop(name: str, size: int) -> np.ndarray:
         return np.asarray(im.crop(box).resize((size, size), Image.Resampling.LANCZOS)).copy()
 
 
+def heldout_crops(i2t: str | Path, split: str, per_photo: int, max_photos: int | None = None
+                  ) -> dict[str, np.ndarray]:
+    """Clean crops of a built I&2T set's `split` photos: 'photo#k' -> (S, S, 3) uint8, at most `per_photo`
+    per photo (in manifest order), at most `max_photos` photos (sorted by id)."""
+    from declip_core.data.manifest import read_manifest
+
+    rows = [r for r in read_manifest(i2t, splits=[split]) if r["perc_key"] == "clean" and not r.chain]
+    if not rows:
+        raise ValueError(f"{_HERE}: {i2t} has no clean rows in split {split!r}")
+    by: dict[str, list] = {}
+    for r in rows:
+        by.setdefault(str(r["photo_id"]), []).append(r)
+    photos = sorted(by)[: max_photos or None]
+    out: dict[str, np.ndarray] = {}
+    for p in photos:
+        for k, r in enumerate(by[p][:per_photo]):
+            try:
+                with Image.open(r.path) as im:
+                    out[f"{p}#{k}"] = np.asarray(im.convert("RGB")).copy()
+            except OSError as e:
+                raise ValueError(f"{_HERE}: {r.path}: cannot read clean crop: {e}") from e
+    return out
+
+
 @dataclass(frozen=True)
 class DistortionSet:
-    """Unique images and, per group 'photo|type', the image index of each level 0..5."""
+    """Unique images and, per group 'crop|type', the image index of each level 0..5."""
 
     images: list[np.ndarray]
     groups: dict[str, list[int]]  # group -> image index per level (index 0 = the clean crop)
 
 
-def build_set(photos: Sequence[str], types: Sequence[str], size: int, seed: int = 0) -> DistortionSet:
-    """Clean crops (shared by every group of their photo) and each type at levels 1..N_LEVELS."""
+def build_set(photos: Sequence[str] | dict[str, np.ndarray], types: Sequence[str], size: int, seed: int = 0
+              ) -> DistortionSet:
+    """Clean crops (shared by every group of their crop) and each type at levels 1..N_LEVELS.
+
+    photos: sample photo names (centre crops resized to `size`) or name -> uint8 crop."""
     unknown = [t for t in types if t not in DISTORTIONS]
     if unknown:
         raise ValueError(f"{_HERE}: unknown distortion types {unknown}")
+    crops = photos if isinstance(photos, dict) else {p: photo_crop(p, size) for p in photos}
     images: list[np.ndarray] = []
     groups: dict[str, list[int]] = {}
-    for p in photos:
-        clean = photo_crop(p, size)
+    for p, clean in crops.items():
         images.append(clean)
         ci = len(images) - 1
         for t in types:
@@ -101,29 +134,12 @@ def build_set(photos: Sequence[str], types: Sequence[str], size: int, seed: int 
     return DistortionSet(images, groups)
 
 
-def group_srcc(scores: Sequence[float]) -> float:
-    """SRCC of scores (ordered by level 0..L) against -level; 0 when the scores are constant."""
-    s = np.asarray(scores, dtype=float)
-    if not np.all(np.isfinite(s)):
-        raise ValueError(f"{_HERE}: non-finite scores {s.tolist()}")
-    if np.ptp(s) == 0:
-        return 0.0
-    return float(spearmanr(s, -np.arange(len(s))).statistic)
-
-
-def group_2afc(scores: Sequence[float]) -> tuple[float, int]:
-    """(correct, pairs) over level pairs: the lower level should score higher; a tie counts 0.5."""
-    s = np.asarray(scores, dtype=float)
-    correct = sum(1.0 if s[i] > s[j] else 0.5 if s[i] == s[j] else 0.0 for i, j in combinations(range(len(s)), 2))
-    return correct, len(s) * (len(s) - 1) // 2
-
-
 def summarize(scores: np.ndarray, ds: DistortionSet, lower_better: bool) -> dict[str, dict[str, float]]:
-    """type -> {'srcc': mean over photos, '2afc': pooled accuracy}, plus 'overall' over all groups."""
+    """type -> {'srcc': mean over ladders, '2afc': pooled accuracy}, plus 'overall' over all ladders."""
     oriented = -np.asarray(scores, dtype=float) if lower_better else np.asarray(scores, dtype=float)
     per_type: dict[str, tuple[list[float], float, int]] = {}
     for g, idx in ds.groups.items():
-        t = g.split("|", 1)[1]
+        t = g.rsplit("|", 1)[1]
         sr, (c, n) = group_srcc(oriented[idx]), group_2afc(oriented[idx])
         rs, cc, nn = per_type.get(t, ([], 0.0, 0))
         per_type[t] = (rs + [sr], cc + c, nn + n)
@@ -134,6 +150,12 @@ def summarize(scores: np.ndarray, ds: DistortionSet, lower_better: bool) -> dict
     return out
 
 
+def _to_tensor(images: Sequence[np.ndarray]):
+    import torch
+
+    return torch.stack([torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1).float() / 255.0 for im in images])
+
+
 def declip_scorer(model: object, batch_size: int = 16) -> Scorer:
     """Scores from a QualityModel on uint8 images (tensor path, as pyiqa calls it)."""
     import torch
@@ -142,12 +164,59 @@ def declip_scorer(model: object, batch_size: int = 16) -> Scorer:
         out = []
         with torch.inference_mode():
             for i in range(0, len(images), batch_size):
-                x = torch.stack([torch.from_numpy(im).permute(2, 0, 1).float() / 255.0
-                                 for im in images[i:i + batch_size]])
-                out.append(model(x).float().numpy())  # type: ignore[operator]
+                out.append(model(_to_tensor(images[i:i + batch_size])).float().numpy())  # type: ignore[operator]
         return np.concatenate(out)
 
     return score
+
+
+class SharedDeclip:
+    """One embedding pass per image list for several DeCLIP outputs: the default head's score, the zero-shot
+    head's score and the attribute head's P(good) all come from the same per-view perceptual embeddings
+    (B, K, P), exactly as QualityModel.forward / attribute_scores compute them."""
+
+    def __init__(self, model: object, batch_size: int = 16) -> None:
+        from declip_core.iqa.model import zero_shot_head
+
+        self.model, self.batch_size = model, batch_size
+        self.zeroshot = zero_shot_head(model.declip, "tech").eval()  # type: ignore[attr-defined]
+        self._key: int | None = None
+        self._views: list = []
+
+    def _perceptual(self, images: Sequence[np.ndarray]) -> list:
+        import torch
+
+        if self._key != id(images):
+            self._views = []
+            with torch.inference_mode():
+                for i in range(0, len(images), self.batch_size):
+                    v = self.model.make_views(_to_tensor(images[i:i + self.batch_size]))  # type: ignore[attr-defined]
+                    self._views.append(self.model._perceptual_views(v))  # type: ignore[attr-defined]  # (B, K, P)
+            self._key = id(images)
+        return self._views
+
+    def _head(self, head, images: Sequence[np.ndarray]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return np.concatenate([head(p.flatten(0, 1)).view(p.shape[0], p.shape[1]).mean(1).float().numpy()
+                                   for p in self._perceptual(images)])
+
+    def default(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return self._head(self.model.head, images)  # type: ignore[attr-defined]
+
+    def zero_shot(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return self._head(self.zeroshot, images)
+
+    def attributes(self, images: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """attribute -> (N,) P(good) of the model's attribute head, averaged over views."""
+        import torch
+
+        ah = self.model.attribute_head  # type: ignore[attr-defined]
+        with torch.inference_mode():
+            probs = np.concatenate([ah.attribute_probs(p.flatten(0, 1)).view(p.shape[0], p.shape[1], -1).mean(1).numpy()
+                                    for p in self._perceptual(images)])
+        return {a: probs[:, j] for j, a in enumerate(ah.attributes)}
 
 
 def piqe_scorer() -> Metric:
@@ -159,10 +228,35 @@ def piqe_scorer() -> Metric:
 
     def score(images: Sequence[np.ndarray]) -> np.ndarray:
         with torch.inference_mode():
-            return np.array([float(m(torch.from_numpy(im).permute(2, 0, 1)[None].float() / 255.0))
-                             for im in images])
+            return np.array([float(m(_to_tensor([im]))) for im in images])
 
     return Metric("PIQE (pyiqa)", score, bool(m.lower_better))
+
+
+def niqe_scorer(params: str | Path) -> Metric:
+    """pyiqa's NIQE with the original pristine-model parameters from a local file (never downloads).
+
+    params: basicsr's niqe_pris_params.npz (mu_pris_param, cov_pris_param) or a .mat with pyiqa's keys
+    (mu_prisparam, cov_prisparam); see benchmarks/niqe_params.py. Lower is better."""
+    import pyiqa
+    import scipy.io
+    import torch
+
+    p = Path(params)
+    if not p.is_file():
+        raise ValueError(f"{_HERE}: NIQE parameters {p} not found; run `python benchmarks/niqe_params.py {p}`")
+    if p.suffix == ".npz":
+        d = np.load(p)
+        mat = Path(tempfile.gettempdir()) / f"niqe_{os.getpid()}.mat"
+        scipy.io.savemat(mat, {"mu_prisparam": d["mu_pris_param"], "cov_prisparam": d["cov_pris_param"]})
+        p = mat
+    m = pyiqa.create_metric("niqe", device="cpu", pretrained_model_path=str(p))
+
+    def score(images: Sequence[np.ndarray]) -> np.ndarray:
+        with torch.inference_mode():
+            return np.array([float(m(_to_tensor([im]))) for im in images])
+
+    return Metric("NIQE (pyiqa, original params)", score, bool(m.lower_better))
 
 
 def brisque_scorer() -> Metric:
@@ -173,41 +267,124 @@ def brisque_scorer() -> Metric:
     return Metric("BRISQUE", lambda images: np.array([b.score_array(im) for im in images]), True)
 
 
-def quality_tables(metrics: Sequence[Metric], photos: Sequence[str], size: int
+def split_types(heldout: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """'held-out types' / 'training types' -> the types of each."""
+    return {"held-out types": tuple(heldout), "training types": tuple(t for t in DISTORTIONS if t not in heldout)}
+
+
+def quality_tables(metrics: Sequence[Metric], photos: Sequence[str] | dict[str, np.ndarray], size: int,
+                   heldout_types: Sequence[str] = HELDOUT_TYPES, shared: SharedDeclip | None = None,
                    ) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
-    """split ('held-out types' / 'training types') -> metric -> type -> figures."""
+    """split ('held-out types' / 'training types') -> metric -> type -> figures; with `shared`, also
+    'attributes' -> attribute -> {'srcc', '2afc', 'types'} over each attribute's own family."""
     res: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
-    for split, types in (("held-out types", HELDOUT_TYPES), ("training types", TRAINING_TYPES)):
+    attr_scores: dict[str, dict[str, np.ndarray]] = {}
+    sets: dict[str, DistortionSet] = {}
+    for split, types in split_types(heldout_types).items():
         ds = build_set(photos, types, size)
+        sets[split] = ds
         res[split] = {}
         for m in metrics:
             t0 = time.perf_counter()
             res[split][m.name] = summarize(m.score(ds.images), ds, m.lower_better)
             print(f"  {split}: {m.name} on {len(ds.images)} images in {time.perf_counter() - t0:.1f}s", flush=True)
+        if shared is not None:
+            attr_scores[split] = shared.attributes(ds.images)
+    if shared is not None:
+        res["attributes"] = attribute_figures(sets, attr_scores)
     return res
 
 
+def attribute_figures(sets: dict[str, DistortionSet], scores: dict[str, dict[str, np.ndarray]]
+                      ) -> dict[str, dict[str, float]]:
+    """attribute -> within-ladder SRCC / 2AFC of its P(good) over its own family's types (both splits)."""
+    from declip_core.training.quality_fit import attribute_family
+
+    out: dict[str, dict[str, float]] = {}
+    for a in next(iter(scores.values())):
+        fam = set(attribute_family(a))
+        rs, c, n, types = [], 0.0, 0, set()
+        for split, ds in sets.items():
+            for g, idx in ds.groups.items():
+                t = g.rsplit("|", 1)[1]
+                if t in fam:
+                    s = scores[split][a][idx]
+                    rs.append(group_srcc(s))
+                    cc, nn = group_2afc(s)
+                    c, n, types = c + cc, n + nn, types | {t}
+        out[a] = {"srcc": float(np.mean(rs)) if rs else float("nan"), "2afc": c / n if n else float("nan"),
+                  "types": ", ".join(sorted(types))}  # type: ignore[dict-item]
+    return out
+
+
 def quality_markdown(res: dict[str, dict[str, dict[str, dict[str, float]]]]) -> str:
-    """Overall table, then a per-type table for each split."""
-    names = list(next(iter(res.values())))
-    lines = ["| metric | held-out types SRCC | held-out types 2AFC | training types SRCC (reference) | "
-             "training types 2AFC (reference) |", "|---|---|---|---|---|"]
+    """Overall table, then a per-type table for each split, then the attribute table."""
+    splits = [k for k in res if k != "attributes"]
+    names = list(res[splits[0]])
+    lines = ["| metric | held-out types SRCC | held-out types 2AFC | training types SRCC | "
+             "training types 2AFC | all types SRCC | min type SRCC |", "|---|---|---|---|---|---|---|"]
     for n in names:
         h, t = res["held-out types"][n]["overall"], res["training types"][n]["overall"]
-        lines.append(f"| {n} | {h['srcc']:.3f} | {h['2afc']:.3f} | {t['srcc']:.3f} | {t['2afc']:.3f} |")
-    for split, per in res.items():
+        per = [v["srcc"] for sp in splits for k, v in res[sp][n].items() if k != "overall"]
+        nh = len(res["held-out types"][n]) - 1
+        nt = len(res["training types"][n]) - 1
+        allsr = (h["srcc"] * nh + t["srcc"] * nt) / (nh + nt)
+        lines.append(f"| {n} | {h['srcc']:.3f} | {h['2afc']:.3f} | {t['srcc']:.3f} | {t['2afc']:.3f} | "
+                     f"{allsr:.3f} | {min(per):.2f} |")
+    for split in splits:
+        per = res[split]
         types = [t for t in per[names[0]] if t != "overall"]
-        lines += ["", f"{split}: within-group SRCC / 2AFC per type", "",
+        lines += ["", f"{split}: within-ladder SRCC / 2AFC per type", "",
                   "| type | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
         for t in types:
             lines.append(f"| {t} | " + " | ".join(f"{per[n][t]['srcc']:.2f} / {per[n][t]['2afc']:.2f}"
                                                   for n in names) + " |")
+    if "attributes" in res:
+        lines += ["", "Attributes (default model's attribute head): within-ladder SRCC / 2AFC of P(good) against "
+                  "the level of its own family's types", "", "| attribute | SRCC | 2AFC | family types |",
+                  "|---|---|---|---|"]
+        for a, f in res["attributes"].items():
+            lines.append(f"| {a} | {f['srcc']:.3f} | {f['2afc']:.3f} | {f['types']} |")
+    return "\n".join(lines)
+
+
+def throughput(metrics: Sequence[Metric], paths: Sequence[Path], declip_model: object | None, repeat: int = 1
+               ) -> dict[str, float]:
+    """images/s of each metric on the same files, decode + score in this process, interleaved; best of
+    `repeat`. declip_model (a QualityModel) is timed through declip_core.iqa.batch.score_files (workers=0)."""
+    from declip_core.io import load_rgb_array
+
+    runs: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        if declip_model is not None:
+            from declip_core.iqa.batch import score_files
+
+            t0 = time.perf_counter()
+            scores, errors = score_files(paths, declip_model, batch_size=16, workers=0)  # type: ignore[arg-type]
+            if errors:
+                raise RuntimeError(f"{_HERE}: score_files failed: {list(errors.items())[:3]}")
+            runs.setdefault("declip_tech (score_files)", []).append(len(paths) / (time.perf_counter() - t0))
+        for m in metrics:
+            t0 = time.perf_counter()
+            for p in paths:
+                m.score([load_rgb_array(p)])
+            runs.setdefault(m.name, []).append(len(paths) / (time.perf_counter() - t0))
+    return {k: max(v) for k, v in runs.items()}
+
+
+def throughput_markdown(tp: dict[str, float], n: int, size: int) -> str:
+    ref = tp.get("BRISQUE")
+    lines = [f"{n} JPEG files of {size}x{size}, decode + score, one process, torch threads as set; best of the "
+             "interleaved repeats.", "", "| metric | images/s | vs BRISQUE |", "|---|---|---|"]
+    for k, v in tp.items():
+        lines.append(f"| {k} | {v:.2f} | {v / ref:.2f}x |" if ref else f"| {k} | {v:.2f} | - |")
     return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- speed and memory
-def make_files(folder: Path, n: int, seed: int = 0, long_side: int = 640) -> list[Path]:
-    """n JPEG files: random crops of the held-out photos, long side `long_side`, quality 60..95."""
+def make_files(folder: Path, n: int, seed: int = 0, long_side: int = 640, square: bool = False) -> list[Path]:
+    """n JPEG files: random crops of the sample photos, long side `long_side` (square crops of that side
+    when `square`), quality 60..95."""
     rng = np.random.default_rng(seed)
     srcs = []
     for p in DEFAULT_HELDOUT_PHOTOS:
@@ -220,6 +397,8 @@ def make_files(folder: Path, n: int, seed: int = 0, long_side: int = 640) -> lis
         w, h = im.size
         f = rng.uniform(0.6, 1.0)
         cw, ch = int(w * f), int(h * f)
+        if square:
+            cw = ch = min(cw, ch)
         x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
         c = im.crop((x0, y0, x0 + cw, y0 + ch))
         s = long_side / max(c.size)
@@ -429,53 +608,92 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--declip", default=None, help="DeCLIP tag or checkpoint (default: lite tag or runs/lite)")
     ap.add_argument("--checkpoint", default=None, help="tech head tag or checkpoint (default: lite-tech or runs/lite)")
-    ap.add_argument("--size", type=int, default=256, help="side of the square test crops (I&2T crops are 256)")
-    ap.add_argument("--photos", nargs="*", default=list(DEFAULT_HELDOUT_PHOTOS))
+    ap.add_argument("--i2t", default=None, help="a built I&2T set: its --split photos' clean crops are the test images")
+    ap.add_argument("--split", default="test", help="the manifest split of never-trained photos (default test)")
+    ap.add_argument("--crops-per-photo", type=int, default=1, help="clean crops per held-out photo (with --i2t)")
+    ap.add_argument("--max-photos", type=int, default=None, help="at most this many held-out photos (with --i2t)")
+    ap.add_argument("--heldout-types", nargs="*", default=list(HELDOUT_TYPES),
+                    help="distortion types never used in training (default: the training config's)")
+    ap.add_argument("--size", type=int, default=256, help="side of the square sample-photo crops (without --i2t)")
+    ap.add_argument("--photos", nargs="*", default=list(DEFAULT_HELDOUT_PHOTOS), help="sample photos (without --i2t)")
+    ap.add_argument("--niqe-params", default=str(ROOT / "runs" / "niqe" / "niqe_pris_params.npz"),
+                    help="NIQE pristine parameters (npz or mat); NIQE is left out, saying so, when missing")
+    ap.add_argument("--n-files", type=int, default=32, help="512x512 files for the per-metric throughput")
     ap.add_argument("--n-speed", type=int, default=64, help="files for the speed run (RSS at N/4 and N)")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--brisque-n", type=int, default=16, help="files BRISQUE is timed on")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "iqa_benchmark.md"))
     ap.add_argument("--json", default=None, help="also write the raw figures as JSON")
     ap.add_argument("--_rss-child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-    if a.n_speed < 8 or a.repeat < 1 or a.size < 32:
-        raise ValueError(f"{_HERE}: need --n-speed >= 8, --repeat >= 1, --size >= 32")
+    if a.n_speed < 8 or a.repeat < 1 or a.size < 32 or a.n_files < 1:
+        raise ValueError(f"{_HERE}: need --n-speed >= 8, --repeat >= 1, --size >= 32, --n-files >= 1")
     if a._rss_child:
         rss_child([a.declip, a.checkpoint], a._rss_child, a.batch_size, a.workers)
         return 0
     model_args = [a.declip, a.checkpoint] if a.declip and a.checkpoint else default_model_args()
     machine = machine_line()
+    cmd = "python benchmarks/bench_iqa.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"machine: {machine}\nmodel: declip={model_args[0]} head={model_args[1]}", flush=True)
     model = load_model(*model_args)
     out = Path(a.out)
-    kept = {h: previous_section(out, h) if skip else None
-            for skip, h in ((a.skip_quality, "## Quality"), (a.skip_speed, "## Speed"))}
-    sections = [f"# IQA benchmark\n\nGenerated by `python benchmarks/bench_iqa.py` on "
+    heads = [(a.skip_quality, "## Quality"), (a.skip_throughput, "## Throughput"), (a.skip_speed, "## Speed")]
+    kept = {h: previous_section(out, h) if skip else None for skip, h in heads}
+    sections = [f"# IQA benchmark\n\nGenerated by `{cmd.strip()}` on "
                 f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.\n\nMachine at start: {machine}. "
                 f"DeCLIP `{model_args[0]}` (sha256 {str(model.declip.checkpoint_sha256)[:12]}), "  # type: ignore[attr-defined]
                 f"head `{model_args[1]}`. The machine is shared, so timings are noisy."]
-    figures: dict[str, object] = {"machine": machine, "model": model_args}
+    figures: dict[str, object] = {"machine": machine, "model": model_args, "command": cmd}
+    classical = [brisque_scorer(), piqe_scorer()]
+    niqe_note = ""
+    if Path(a.niqe_params).is_file():
+        classical.append(niqe_scorer(a.niqe_params))
+    else:
+        niqe_note = (f"\n\nNIQE left out: no parameters at {a.niqe_params} (pyiqa's NIQE downloads them; "
+                     "`python benchmarks/niqe_params.py` fetches the original ones from PyPI's basicsr sdist).")
+        print(niqe_note.strip(), flush=True)
     if kept["## Quality"]:
         sections.append(kept["## Quality"] + "\n\n(kept from an earlier run: this run skipped it)")
     if not a.skip_quality:
-        zs = load_model(*model_args, head="zeroshot")
-        metrics = [Metric("declip_tech (default head)", declip_scorer(model), False),
-                   Metric("declip_tech (zero-shot head)", declip_scorer(zs), False),
-                   brisque_scorer(), piqe_scorer()]
-        print("quality ...", flush=True)
-        q = quality_tables(metrics, a.photos, a.size)
+        shared = SharedDeclip(model, a.batch_size)
+        metrics = [Metric("declip_tech (default head)", shared.default, False),
+                   Metric("declip_tech (zero-shot head)", shared.zero_shot, False), *classical]
+        if a.i2t:
+            photos: Sequence[str] | dict[str, np.ndarray] = heldout_crops(a.i2t, a.split, a.crops_per_photo, a.max_photos)
+            n_ph = len({k.split("#")[0] for k in photos})
+            where = (f"{n_ph} held-out photos (split `{a.split}` of `{a.i2t}`; never trained on), {len(photos)} clean "
+                     f"crops of {next(iter(photos.values())).shape[0]} px")
+        else:
+            photos = a.photos
+            where = f"sample photos {', '.join(a.photos)}; {a.size}x{a.size} centre crops"
+        print(f"quality on {where} ...", flush=True)
+        q = quality_tables(metrics, photos, a.size, a.heldout_types, shared=shared)
         figures["quality"] = q
         md = quality_markdown(q)
         print("\n" + md + "\n", flush=True)
-        sections.append(f"## Quality on held-out photos ({', '.join(a.photos)}; {a.size}x{a.size} crops)\n\n"
-                        "Mean within-group SRCC of score vs severity (group = photo x type, levels 0..5 with the "
+        sections.append(f"## Quality on held-out photos ({where})\n\n"
+                        "Mean within-ladder SRCC of score vs severity (ladder = crop x type, levels 0..5 with the "
                         "clean crop as 0; higher = better for every metric) and 2AFC accuracy over pairs at "
-                        "different levels (ties count 0.5). Held-out types and photos were never seen in "
-                        "training; the training types (on held-out photos) are a reference.\n\n" + md)
+                        "different levels (ties count 0.5). Held-out types "
+                        f"({', '.join(a.heldout_types)}) were never used in training; the photos never either. "
+                        "`all types SRCC` averages over every type; `min type SRCC` is the weakest type."
+                        + niqe_note + "\n\n" + md)
+    if kept["## Throughput"]:
+        sections.append(kept["## Throughput"] + "\n\n(kept from an earlier run: this run skipped it)")
+    if not a.skip_throughput:
+        print("throughput ...", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = make_files(Path(tmp), a.n_files, long_side=512, square=True)
+            tp = throughput(classical, paths, model, repeat=1)
+        figures["throughput"] = tp
+        md = throughput_markdown(tp, a.n_files, 512)
+        print("\n" + md + "\n", flush=True)
+        sections.append("## Throughput per metric (CPU, same files)\n\n" + md + niqe_note)
     if kept["## Speed"]:
         sections.append(kept["## Speed"] + "\n\n(kept from an earlier run: this run skipped it)")
     if not a.skip_speed:
