@@ -103,6 +103,59 @@ def heldout_crops(i2t: str | Path, split: str, per_photo: int, max_photos: int |
     return out
 
 
+def collection_crops(crops_jsonl: str | Path, split: str, per_photo: int, max_photos: int | None = None
+                     ) -> dict[str, np.ndarray]:
+    """Clean crops of the photo collection's `split` photos (training/gather_photos.py's crops.jsonl: one JSON
+    record per crop with crop_id, photo_id, split and file relative to the listing's folder)."""
+    root = Path(crops_jsonl).parent
+    by: dict[str, list[dict]] = {}
+    for line in Path(crops_jsonl).read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            if rec.get("split") == split:
+                by.setdefault(str(rec["photo_id"]), []).append(rec)
+    if not by:
+        raise ValueError(f"{_HERE}: {crops_jsonl} lists no crop in split {split!r}")
+    out: dict[str, np.ndarray] = {}
+    for p in sorted(by)[: max_photos or None]:
+        for k, rec in enumerate(sorted(by[p], key=lambda r: r["crop_id"])[:per_photo]):
+            try:
+                with Image.open(root / rec["file"]) as im:
+                    out[f"{p}#{k}"] = np.asarray(im.convert("RGB")).copy()
+            except OSError as e:
+                raise ValueError(f"{_HERE}: {root / rec['file']}: cannot read clean crop: {e}") from e
+    return out
+
+
+class ScoreCache:
+    """Scores of a deterministic metric per image content (sha256 of the pixels), kept in one JSON file per
+    metric under `folder`, so a re-run (e.g. with new DeCLIP weights) does not recompute BRISQUE/PIQE/NIQE."""
+
+    def __init__(self, folder: str | Path, metric: Metric) -> None:
+        import hashlib
+
+        self._h = lambda im: hashlib.sha256(np.ascontiguousarray(im).tobytes() + str(im.shape).encode()).hexdigest()
+        self.metric = metric
+        safe = "".join(c if c.isalnum() else "_" for c in metric.name)
+        self.path = Path(folder) / f"{safe}.json"
+        self.table: dict[str, float] = json.loads(self.path.read_text()) if self.path.is_file() else {}
+
+    def score(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        keys = [self._h(im) for im in images]
+        todo = [i for i, k in enumerate(keys) if k not in self.table]
+        if todo:
+            new = self.metric.score([images[i] for i in todo])
+            self.table.update({keys[i]: float(v) for i, v in zip(todo, new)})
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.table))
+            os.replace(tmp, self.path)
+        return np.array([self.table[k] for k in keys])
+
+    def cached(self) -> Metric:
+        return Metric(self.metric.name, self.score, self.metric.lower_better)
+
+
 @dataclass(frozen=True)
 class DistortionSet:
     """Unique images and, per group 'crop|type', the image index of each level 0..5."""
@@ -191,7 +244,12 @@ class SharedDeclip:
             with torch.inference_mode():
                 for i in range(0, len(images), self.batch_size):
                     v = self.model.make_views(_to_tensor(images[i:i + self.batch_size]))  # type: ignore[attr-defined]
-                    self._views.append(self.model._perceptual_views(v))  # type: ignore[attr-defined]  # (B, K, P)
+                    if v.shape[1] > 1 and torch.equal(v, v[:, :1].expand_as(v)):
+                        # all views identical (an image no larger than the crop): embed one, same result
+                        p = self.model._perceptual_views(v[:, :1])  # type: ignore[attr-defined]
+                        self._views.append(p.expand(-1, v.shape[1], -1))
+                    else:
+                        self._views.append(self.model._perceptual_views(v))  # type: ignore[attr-defined]  # (B, K, P)
             self._key = id(images)
         return self._views
 
@@ -609,7 +667,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--declip", default=None, help="DeCLIP tag or checkpoint (default: lite tag or runs/lite)")
     ap.add_argument("--checkpoint", default=None, help="tech head tag or checkpoint (default: lite-tech or runs/lite)")
     ap.add_argument("--i2t", default=None, help="a built I&2T set: its --split photos' clean crops are the test images")
-    ap.add_argument("--split", default="test", help="the manifest split of never-trained photos (default test)")
+    ap.add_argument("--crops-jsonl", default=None,
+                    help="the photo collection's crops.jsonl: its --split crops are the test images (instead of --i2t)")
+    ap.add_argument("--split", default="test", help="the split of never-trained photos (default test)")
+    ap.add_argument("--score-cache", default=None,
+                    help="folder caching BRISQUE/PIQE/NIQE scores per image content (re-runs skip them)")
+    ap.add_argument("--only-classical", action="store_true", help="quality: only the classical metrics (fills the cache)")
     ap.add_argument("--crops-per-photo", type=int, default=1, help="clean crops per held-out photo (with --i2t)")
     ap.add_argument("--max-photos", type=int, default=None, help="at most this many held-out photos (with --i2t)")
     ap.add_argument("--heldout-types", nargs="*", default=list(HELDOUT_TYPES),
@@ -657,14 +720,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         niqe_note = (f"\n\nNIQE left out: no parameters at {a.niqe_params} (pyiqa's NIQE downloads them; "
                      "`python benchmarks/niqe_params.py` fetches the original ones from PyPI's basicsr sdist).")
         print(niqe_note.strip(), flush=True)
+    cached = [ScoreCache(a.score_cache, m).cached() for m in classical] if a.score_cache else classical
     if kept["## Quality"]:
         sections.append(kept["## Quality"] + "\n\n(kept from an earlier run: this run skipped it)")
     if not a.skip_quality:
         shared = SharedDeclip(model, a.batch_size)
         metrics = [Metric("declip_tech (default head)", shared.default, False),
-                   Metric("declip_tech (zero-shot head)", shared.zero_shot, False), *classical]
-        if a.i2t:
-            photos: Sequence[str] | dict[str, np.ndarray] = heldout_crops(a.i2t, a.split, a.crops_per_photo, a.max_photos)
+                   Metric("declip_tech (zero-shot head)", shared.zero_shot, False), *cached]
+        if a.only_classical:
+            metrics, shared = list(cached), None
+        photos: Sequence[str] | dict[str, np.ndarray]
+        if a.crops_jsonl:
+            photos = collection_crops(a.crops_jsonl, a.split, a.crops_per_photo, a.max_photos)
+            n_ph = len({k.split("#")[0] for k in photos})
+            where = (f"{n_ph} held-out photos (split `{a.split}` of `{a.crops_jsonl}`; never trained on), {len(photos)} "
+                     f"clean crops of {next(iter(photos.values())).shape[0]} px")
+        elif a.i2t:
+            photos = heldout_crops(a.i2t, a.split, a.crops_per_photo, a.max_photos)
             n_ph = len({k.split("#")[0] for k in photos})
             where = (f"{n_ph} held-out photos (split `{a.split}` of `{a.i2t}`; never trained on), {len(photos)} clean "
                      f"crops of {next(iter(photos.values())).shape[0]} px")

@@ -1,0 +1,61 @@
+"""Choose declip_tech's view policy on validation photos.
+
+    python training/choose_views.py --declip runs/lite/declip.safetensors --checkpoint runs/lite/iqa-tech.safetensors \
+        --photos val1.jpg val2.jpg ... [--short 768 1536] [--types gaussian_blur white_noise jpeg ...] [--json out.json]
+
+Each photo is resized (never upscaled) to each --short shorter side, distorted at levels 1..5 per type,
+and scored under each candidate policy (declip_core.training.view_choice). Prints the table, best first.
+Use only validation photos (never the test photos of the benchmark).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+DEFAULT_TYPES = ("gaussian_blur", "motion_blur", "white_noise", "jpeg", "jpeg2000", "darken", "contrast_change",
+                 "pixelate")
+
+
+def candidate_policies() -> list:
+    """The candidate ViewPolicy set: crop sides, layouts and the whole-image view."""
+    from declip_core.iqa.views import ViewPolicy
+
+    fields = ViewPolicy.__dataclass_fields__
+    cands = [ViewPolicy("crops", side=256), ViewPolicy("crops", side=320), ViewPolicy("crops", side=224),
+             ViewPolicy("crops", side=256, max_side=1024), ViewPolicy("resize")]
+    if "layout" in fields:  # grid layout (declip_core.iqa.views after #13's smooth policy)
+        cands.insert(1, ViewPolicy("crops", side=256, layout="grid", grid=3))
+    return cands
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--declip", required=True)
+    ap.add_argument("--checkpoint", required=True, help="tech head checkpoint")
+    ap.add_argument("--photos", nargs="+", required=True, help="validation photo files")
+    ap.add_argument("--short", nargs="+", type=int, default=[768])
+    ap.add_argument("--types", nargs="+", default=list(DEFAULT_TYPES))
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+
+    from declip_core.inference import load_declip
+    from declip_core.io import load_rgb_array
+    from declip_core.iqa import create_quality_model
+    from declip_core.training.view_choice import compare_policies, resize_short
+
+    model = create_quality_model("tech", checkpoint=a.checkpoint, declip=load_declip(a.declip))
+    photos = {}
+    for p in a.photos:
+        rgb = load_rgb_array(p)
+        for s in a.short:
+            photos[f"{Path(p).stem}@{s}"] = resize_short(rgb, s)
+    res = compare_policies(model, photos, a.types, candidate_policies(), log=lambda m: print(m, flush=True))
+    print("\n| policy | within-ladder SRCC | 2AFC | views per image |\n|---|---|---|---|")
+    for r in res:
+        print(f"| {r.policy.to_dict()} | {r.srcc:.3f} | {r.afc2:.3f} | {r.views_per_image:.1f} |")
+    if a.json:
+        Path(a.json).write_text(json.dumps([{"policy": r.policy.to_dict(), "srcc": r.srcc, "2afc": r.afc2,
+                                             "views_per_image": r.views_per_image, "seconds": r.seconds} for r in res],
+                                           indent=2))
+    return 0
