@@ -169,3 +169,20 @@ def test_attribute_head_round_trips_in_a_head_checkpoint(tmp_path):
     assert set(after) == set(TECH_ATTRIBUTES)
     for k in before:
         assert torch.equal(before[k], after[k])
+
+
+def test_subset_by_crop_keeps_whole_crops_spread_over_photos():
+    from pathlib import Path
+
+    from declip_core.data.manifest import Row
+    from declip_core.training.pipeline import subset_by_crop
+
+    rows = [Row(Path(f"{p}{c}{k}.png"), {"photo_id": p, "crop_id": f"{p}/{c}"})
+            for p in "abc" for c in range(4) for k in range(3)]
+    sub = subset_by_crop(rows, max_crops=4, seed=0)
+    crops = {r["crop_id"] for r in sub}
+    assert len(crops) == 4 and len(sub) == 12  # every row of a kept crop
+    assert {c.split("/")[0] for c in crops} == {"a", "b", "c"}  # spread over the photos first
+    per = subset_by_crop(rows, None, per_photo=1)
+    assert len({r["crop_id"] for r in per}) == 3
+    assert subset_by_crop(rows, None) == rows

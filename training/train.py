@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         if distributed:
             dist.barrier()
     timings["build_i2t_s"] = time.time() - t
-    rows = read_manifest(i2t, splits=["train"])
+    from declip_core.training.pipeline import subset_by_crop
+
+    rows = subset_by_crop(read_manifest(i2t, splits=["train"]), cfg.data.max_train_crops, seed=cfg.seed)
+    print(f"training rows: {len(rows)} from {len({r['photo_id'] for r in rows})} photos", flush=True)
     t = time.time()
     enc = encode_rows(rows, backbone, cfg.cache_dir, progress=cfg.progress and rank == 0)
     arrays = train_arrays(rows, enc, backbone, cfg.cache_dir, cfg.model.features, progress=cfg.progress and rank == 0)
@@ -131,7 +134,10 @@ def _train_iqa(declip, rows, feats, out: Path, seed: int, i2t: Path, backbone, c
     try:
         with torch.no_grad():
             perc = declip.disentangler.embed_features(torch.from_numpy(feats)).perceptual
-        val_rows = read_manifest(i2t, splits=list(VAL_SPLITS))
+        from declip_core.training.pipeline import subset_by_crop
+
+        val_rows = subset_by_crop(read_manifest(i2t, splits=list(VAL_SPLITS)), None,
+                                  per_photo=cfg.data.max_val_crops_per_photo, seed=seed)
         kw: dict = {}
         if val_rows:  # a validation split of whole photos
             enc = encode_rows(val_rows, backbone, cfg.cache_dir, progress=cfg.progress)

@@ -27,6 +27,8 @@ class DataConfig:
     heldout_photos: list[str] = field(default_factory=lambda: list(DEFAULT_HELDOUT_PHOTOS))
     heldout_types: list[str] = field(default_factory=lambda: list(DEFAULT_HELDOUT_TYPES))
     seed: int = 0
+    max_train_crops: int | None = None  # train on the rows of at most this many source crops (feature budget)
+    max_val_crops_per_photo: int | None = None  # validation rows of at most this many crops per photo
 
 
 # The architecture fields of DisentanglerConfig that a training config sets (the rest, backbone and
@@ -86,6 +88,10 @@ def disentangler_config(cfg: "TrainConfig", info: Any, features: str | None = No
 
 
 def _coerce(value: str, typ: Any, current: Any) -> Any:
+    if current is None:  # optional fields (default None): an int, or none/null
+        if value.lower() in ("none", "null", ""):
+            return None
+        return int(value) if value.lstrip("-").isdigit() else value
     if isinstance(current, bool):
         if value.lower() in ("1", "true", "yes", "on"):
             return True

@@ -58,3 +58,32 @@ def dist_class(row: Row) -> str:
     if row.chain:
         return row.chain[0][0]
     return row["perc_key"].split(":")[0] if row["perc_key"].startswith("aes_neg") else row["perc_key"] or "clean"
+
+
+def subset_by_crop(rows: Sequence[Row], max_crops: int | None, per_photo: int | None = None, seed: int = 0) -> list[Row]:
+    """Rows of at most `max_crops` source crops (and at most `per_photo` crops per photo), spread evenly over
+    the photos (round-robin over photos in a seeded order); every row of a kept crop is kept, so ladders stay
+    whole. Rows without a `crop_id` count their photo as one crop. None = no limit."""
+    if max_crops is None and per_photo is None:
+        return list(rows)
+    crops_of: dict[str, list[str]] = {}
+    for r in rows:
+        c = str(r.data.get("crop_id") or r["photo_id"])
+        lst = crops_of.setdefault(str(r["photo_id"]), [])
+        if c not in lst:
+            lst.append(c)
+    rng = np.random.default_rng(seed)
+    photos = sorted(crops_of)
+    for p in photos:
+        rng.shuffle(crops_of[p])
+        if per_photo is not None:
+            crops_of[p] = crops_of[p][:per_photo]
+    rng.shuffle(photos)
+    keep: set[str] = set()
+    depth = 0
+    while (max_crops is None or len(keep) < max_crops) and any(len(crops_of[p]) > depth for p in photos):
+        for p in photos:
+            if len(crops_of[p]) > depth and (max_crops is None or len(keep) < max_crops):
+                keep.add(crops_of[p][depth])
+        depth += 1
+    return [r for r in rows if str(r.data.get("crop_id") or r["photo_id"]) in keep]

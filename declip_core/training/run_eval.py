@@ -18,14 +18,17 @@ from declip_core.training.pipeline import encode_rows
 ATTRIBUTE_REFERENCE = "measured attributes (reference)"
 
 
+HELDOUT_SPLITS = ("heldout", "test")  # never-trained photos: 'heldout' (build_i2t) or 'test' (photo collection)
+
+
 def run_evaluation(declip: DeCLIP, i2t_dir: str | Path, cache_dir: str | Path, out_dir: str | Path,
-                   progress: bool = False) -> EvalReport:
-    """Evaluate on the held-out split of an I&2T set; writes report.md, report.json, embeddings.png."""
+                   progress: bool = False, splits: tuple[str, ...] = HELDOUT_SPLITS) -> EvalReport:
+    """Evaluate on the held-out split(s) of an I&2T set; writes report.md, report.json, embeddings.png."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = [r for r in read_manifest(i2t_dir, splits=["heldout"]) if len(r.chain) <= 1 and r["text_origin"] != "aesthetic_negative"]
+    rows = [r for r in read_manifest(i2t_dir, splits=list(splits)) if len(r.chain) <= 1 and r["text_origin"] != "aesthetic_negative"]
     if not rows:
-        raise ValueError(f"{i2t_dir}: no held-out rows to evaluate on")
+        raise ValueError(f"{i2t_dir}: no rows in splits {list(splits)} to evaluate on")
     enc = encode_rows(rows, declip.backbone, cache_dir, progress=progress)
     raw = enc.select(declip.disentangler.cfg.features)
     keys: dict[str, str] = {}
