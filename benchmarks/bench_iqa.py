@@ -692,8 +692,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "iqa_benchmark.md"))
     ap.add_argument("--json", default=None, help="also write the raw figures as JSON")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--_rss-child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     if a.n_speed < 8 or a.repeat < 1 or a.size < 32 or a.n_files < 1:
         raise ValueError(f"{_HERE}: need --n-speed >= 8, --repeat >= 1, --size >= 32, --n-files >= 1")
     if a._rss_child:

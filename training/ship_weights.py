@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         orig = declip_from_checkpoint(run / "declip.safetensors", backbone=declip.backbone)
         qm = load_quality_head(src, orig)
         qm.declip = declip
-        extra = {k: v for k, v in read_config(src).items() if k in ("validation", "validation_photos", "attribute_validation")}
+        extra = {k: v for k, v in read_config(src).items() if k in ("validation", "validation_photos", "attribute_validation", "view_choice")}
         hp = save_quality_head(WEIGHTS / f"declip-lite-{metric}-{a.version}.safetensors", qm, extra=extra)
         x = torch.rand(2, 3, 300, 320)
         with torch.no_grad():

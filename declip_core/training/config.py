@@ -72,6 +72,7 @@ class TrainConfig:
     train_iqa: bool = True
     evaluate: bool = True
     progress: bool = True
+    threads: int | None = None  # torch intra-op threads for the run (1 is several times faster on a busy machine)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--short", nargs="+", type=int, default=[768])
     ap.add_argument("--types", nargs="+", default=list(DEFAULT_TYPES))
     ap.add_argument("--json", default=None)
+    ap.add_argument("--save-best", default=None, metavar="OUT",
+                    help="write the tech head checkpoint again with the best policy as its view policy")
     a = ap.parse_args(argv)
 
     from declip_core.inference import load_declip
@@ -54,6 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| policy | within-ladder SRCC | 2AFC | views per image |\n|---|---|---|---|")
     for r in res:
         print(f"| {r.policy.to_dict()} | {r.srcc:.3f} | {r.afc2:.3f} | {r.views_per_image:.1f} |")
+    if a.save_best:
+        from declip_core.checkpoint import read_config
+        from declip_core.iqa import save_quality_head
+
+        keep = {k: v for k, v in read_config(a.checkpoint).items()
+                if k in ("validation", "validation_photos", "attribute_validation")}
+        model.views = res[0].policy
+        keep["view_choice"] = [{"policy": r.policy.to_dict(), "srcc": r.srcc, "2afc": r.afc2} for r in res]
+        print(f"saved {save_quality_head(a.save_best, model, extra=keep)} with views {res[0].policy.to_dict()}")
     if a.json:
         Path(a.json).write_text(json.dumps([{"policy": r.policy.to_dict(), "srcc": r.srcc, "2afc": r.afc2,
                                              "views_per_image": r.views_per_image, "seconds": r.seconds} for r in res],
