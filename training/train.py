@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     timings["build_i2t_s"] = time.time() - t
     from declip_core.training.pipeline import subset_by_crop
 
-    rows = subset_by_crop(read_manifest(i2t, splits=["train"]), cfg.data.max_train_crops, seed=cfg.seed)
+    rows = subset_by_crop(read_manifest(i2t, splits=["train"]), cfg.data.max_train_crops,
+                          per_photo=cfg.data.max_train_crops_per_photo)
     print(f"training rows: {len(rows)} from {len({r['photo_id'] for r in rows})} photos", flush=True)
     t = time.time()
     enc = encode_rows(rows, backbone, cfg.cache_dir, progress=cfg.progress and rank == 0)
@@ -139,7 +140,7 @@ def _train_iqa(declip, rows, feats, out: Path, seed: int, i2t: Path, backbone, c
         from declip_core.training.pipeline import subset_by_crop
 
         val_rows = subset_by_crop(read_manifest(i2t, splits=list(VAL_SPLITS)), None,
-                                  per_photo=cfg.data.max_val_crops_per_photo, seed=seed)
+                                  per_photo=cfg.data.max_val_crops_per_photo)
         kw: dict = {}
         if val_rows:  # a validation split of whole photos
             enc = encode_rows(val_rows, backbone, cfg.cache_dir, progress=cfg.progress)

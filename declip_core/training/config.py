@@ -28,6 +28,7 @@ class DataConfig:
     heldout_types: list[str] = field(default_factory=lambda: list(DEFAULT_HELDOUT_TYPES))
     seed: int = 0
     max_train_crops: int | None = None  # train on the rows of at most this many source crops (feature budget)
+    max_train_crops_per_photo: int | None = None  # ... and at most this many per photo
     max_val_crops_per_photo: int | None = None  # validation rows of at most this many crops per photo
 
 

@@ -60,30 +60,27 @@ def dist_class(row: Row) -> str:
     return row["perc_key"].split(":")[0] if row["perc_key"].startswith("aes_neg") else row["perc_key"] or "clean"
 
 
-def subset_by_crop(rows: Sequence[Row], max_crops: int | None, per_photo: int | None = None, seed: int = 0) -> list[Row]:
-    """Rows of at most `max_crops` source crops (and at most `per_photo` crops per photo), spread evenly over
-    the photos (round-robin over photos in a seeded order); every row of a kept crop is kept, so ladders stay
-    whole. Rows without a `crop_id` count their photo as one crop. None = no limit."""
+def subset_by_crop(rows: Sequence[Row], max_crops: int | None, per_photo: int | None = None) -> list[Row]:
+    """Rows of at most `per_photo` source crops per photo and at most `max_crops` crops in all, spread evenly
+    over the photos (round-robin); every row of a kept crop is kept, so ladders stay whole. Crops are taken in
+    the order of the sha256 of their id, so a photo's choice does not depend on the other photos or on the
+    order of the rows (a set can be embedded shard by shard as it is built). Rows without a `crop_id` count
+    their photo as one crop. None = no limit."""
     if max_crops is None and per_photo is None:
         return list(rows)
-    crops_of: dict[str, list[str]] = {}
+    import hashlib
+
+    key = lambda c: hashlib.sha256(c.encode()).hexdigest()  # noqa: E731
+    crops_of: dict[str, set[str]] = {}
     for r in rows:
-        c = str(r.data.get("crop_id") or r["photo_id"])
-        lst = crops_of.setdefault(str(r["photo_id"]), [])
-        if c not in lst:
-            lst.append(c)
-    rng = np.random.default_rng(seed)
-    photos = sorted(crops_of)
-    for p in photos:
-        rng.shuffle(crops_of[p])
-        if per_photo is not None:
-            crops_of[p] = crops_of[p][:per_photo]
-    rng.shuffle(photos)
+        crops_of.setdefault(str(r["photo_id"]), set()).add(str(r.data.get("crop_id") or r["photo_id"]))
+    order = {p: sorted(cs, key=key)[:per_photo] for p, cs in crops_of.items()}
+    photos = sorted(order, key=key)
     keep: set[str] = set()
     depth = 0
-    while (max_crops is None or len(keep) < max_crops) and any(len(crops_of[p]) > depth for p in photos):
+    while (max_crops is None or len(keep) < max_crops) and any(len(order[p]) > depth for p in photos):
         for p in photos:
-            if len(crops_of[p]) > depth and (max_crops is None or len(keep) < max_crops):
-                keep.add(crops_of[p][depth])
+            if len(order[p]) > depth and (max_crops is None or len(keep) < max_crops):
+                keep.add(order[p][depth])
         depth += 1
     return [r for r in rows if str(r.data.get("crop_id") or r["photo_id"]) in keep]
