@@ -107,14 +107,13 @@ class HeadChoice:
 
 
 def tech_target(rows: Sequence[Row]) -> torch.Tensor:
-    """(N,) technical-quality target: the row's pseudo-MOS (`pseudo_mos` column, FR-ensemble score) where
-    the set has one, else the derived `quality`; clean rows without a value get 1. NaN = no target."""
+    """(N,) technical-quality target: the row's pseudo-MOS where the set has a `pseudo_mos` column (FR-ensemble
+    score; NaN while unlabelled: no regression target for that row, its ladder pairs still rank it), else the
+    derived `quality`; clean rows get 1. Never a mix of the two scales."""
     out = []
     for r in rows:
-        v = r.data.get("pseudo_mos")
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            v = r["quality"]
-        if (v is None or math.isnan(float(v))) and not r.chain and r["perc_key"] == "clean":
+        v = r.data["pseudo_mos"] if "pseudo_mos" in r.data else r["quality"]
+        if not r.chain and r["perc_key"] == "clean":
             v = 1.0
         out.append(float("nan") if v is None else float(v))
     return torch.tensor(out, dtype=torch.float32)
