@@ -106,13 +106,14 @@ class HeadChoice:
     attribute_validation: dict[str, dict[str, float]] | None = None  # head -> attribute -> SRCC
 
 
-def tech_target(rows: Sequence[Row]) -> torch.Tensor:
+def tech_target(rows: Sequence[Row], column: str | None = None) -> torch.Tensor:
     """(N,) technical-quality target: the row's pseudo-MOS where the set has a `pseudo_mos` column (FR-ensemble
     score; NaN while unlabelled: no regression target for that row, its ladder pairs still rank it), else the
     derived `quality`; clean rows get 1. Never a mix of the two scales."""
     out = []
     for r in rows:
-        v = r.data["pseudo_mos"] if "pseudo_mos" in r.data else r["quality"]
+        col = column or ("pseudo_mos" if "pseudo_mos" in r.data else "quality")
+        v = r.data[col]
         if not r.chain and r["perc_key"] == "clean":
             v = 1.0
         out.append(float("nan") if v is None else float(v))
@@ -206,7 +207,13 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
         f"{'supervised' if attr_head is sup_attr else 'zeroshot'}")
 
     # --- tech
-    y = torch.cat([tech_target(rows), torch.from_numpy(flat_tech)])
+    y_rows = tech_target(rows)
+    distorted = torch.tensor([bool(r.chain) for r in rows])
+    labelled = float((~torch.isnan(y_rows[distorted])).float().mean()) if bool(distorted.any()) else 0.0
+    if labelled < 0.5:  # pseudo-MOS not (yet) computed for most rows: the level-derived target instead
+        log(f"tech: only {labelled:.0%} of distorted rows have a pseudo-MOS; regression on `quality` instead")
+        y_rows = tech_target(rows, "quality")
+    y = torch.cat([y_rows, torch.from_numpy(flat_tech)])
     b, w = lad_fit.pairs()
     scores: dict[str, float] = {}
     heads: dict[str, torch.nn.Module] = {"zeroshot": zero_shot_head(declip, "tech")}
