@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None, help="I&2T set with a held-out split (default: the one it was trained on)")
     ap.add_argument("--cache", default=None, help="feature cache folder (default: the training run's)")
     ap.add_argument("--out", default=None, help="report folder (default: <checkpoint folder>/eval)")
+    ap.add_argument("--crops-per-photo", type=int, default=None, help="at most this many source crops per held-out photo")
     a = ap.parse_args(argv)
 
     from declip_core.checkpoint import read_config
@@ -41,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("the checkpoint does not record its I&2T set; pass --data")
         model = load_declip(path)
         out = Path(a.out) if a.out else path.parent / "eval"
-        rep = run_evaluation(model, data, a.cache or extra.get("cache_dir", "runs/cache"), out)
+        rep = run_evaluation(model, data, a.cache or extra.get("cache_dir", "runs/cache"), out,
+                             crops_per_photo=a.crops_per_photo)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

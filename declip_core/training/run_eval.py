@@ -11,7 +11,7 @@ from declip_core.data.manifest import read_manifest
 from declip_core.data.texts import HELDOUT_QUERIES, perceptual_text_from_distortions
 from declip_core.inference import DeCLIP
 from declip_core.training.evaluation import EvalReport, evaluate_heldout, measured_attribute_features, plot_embeddings
-from declip_core.training.pipeline import encode_rows
+from declip_core.training.pipeline import encode_rows, subset_by_crop
 
 # A perception-only reference row: five measured attributes, no semantics at all. How well it tells
 # the held-out photos apart bounds how content-blind a faithful perceptual embedding can be.
@@ -22,11 +22,15 @@ HELDOUT_SPLITS = ("heldout", "test")  # never-trained photos: 'heldout' (build_i
 
 
 def run_evaluation(declip: DeCLIP, i2t_dir: str | Path, cache_dir: str | Path, out_dir: str | Path,
-                   progress: bool = False, splits: tuple[str, ...] = HELDOUT_SPLITS) -> EvalReport:
-    """Evaluate on the held-out split(s) of an I&2T set; writes report.md, report.json, embeddings.png."""
+                   progress: bool = False, splits: tuple[str, ...] = HELDOUT_SPLITS,
+                   crops_per_photo: int | None = None) -> EvalReport:
+    """Evaluate on the held-out split(s) of an I&2T set (at most `crops_per_photo` source crops per photo,
+    chosen as in training by declip_core.training.pipeline.subset_by_crop); writes report.md, report.json,
+    embeddings.png."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = [r for r in read_manifest(i2t_dir, splits=list(splits)) if len(r.chain) <= 1 and r["text_origin"] != "aesthetic_negative"]
+    rows = [r for r in subset_by_crop(read_manifest(i2t_dir, splits=list(splits)), None, per_photo=crops_per_photo)
+            if len(r.chain) <= 1 and r["text_origin"] != "aesthetic_negative"]
     if not rows:
         raise ValueError(f"{i2t_dir}: no rows in splits {list(splits)} to evaluate on")
     enc = encode_rows(rows, declip.backbone, cache_dir, progress=progress)
