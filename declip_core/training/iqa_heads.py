@@ -228,18 +228,32 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
     out["tech"] = HeadChoice("tech", QualityModel(declip, "tech", heads[chosen], attr_head, head_type).eval(),
                              scores, chosen, av)
 
-    # --- aes (weak offline targets; see the module docstring)
+    # --- aes (weak offline targets; see the module docstring). Validation needs (clean, weak negative) pairs:
+    # when the validation rows have none (e.g. ladder-only validation photos), every fifth training photo
+    # with pairs validates instead and the head is refitted on all training rows after the choice.
     sel = [i for i, r in enumerate(rows) if not math.isnan(r["aesthetic"])]
     zs = zero_shot_head(declip, "aes")
+    a_rows, a_emb = val_rows, val_perceptual
+    fit_sel = sel
+    if not aesthetic_pairs(val_rows):
+        with_pairs = sorted({rows[i]["photo_id"] for i, _ in aesthetic_pairs(rows)})
+        hold = set(with_pairs[::5])
+        a_idx = [i for i, r in enumerate(rows) if r["photo_id"] in hold]
+        a_rows, a_emb = [rows[i] for i in a_idx], perceptual[a_idx]
+        fit_sel = [i for i in sel if rows[i]["photo_id"] not in hold]
+        log(f"aes: validation photos have no aesthetic pairs; validating on training photos {sorted(hold)}")
     a_scores: dict[str, float] = {}
     a_heads: dict[str, torch.nn.Module] = {"zeroshot": zs}
-    if len(sel) >= 2:
-        ya = torch.tensor([rows[i]["aesthetic"] for i in sel], dtype=torch.float32)
-        a_heads["regression"] = fit_regression_head(perceptual[sel], ya, seed=seed)
+    if len(fit_sel) >= 2:
+        ya = torch.tensor([rows[i]["aesthetic"] for i in fit_sel], dtype=torch.float32)
+        a_heads["regression"] = fit_regression_head(perceptual[fit_sel], ya, seed=seed)
     with torch.no_grad():
         for k, h in a_heads.items():
-            a_scores[k] = _validate("aes", h(val_perceptual).numpy(), val_rows)
+            a_scores[k] = _validate("aes", h(a_emb).numpy(), a_rows)
     a_chosen = max(a_scores, key=lambda k: -1.0 if math.isnan(a_scores[k]) else a_scores[k])
+    if a_chosen == "regression" and fit_sel != sel:
+        ya = torch.tensor([rows[i]["aesthetic"] for i in sel], dtype=torch.float32)
+        a_heads["regression"] = fit_regression_head(perceptual[sel], ya, seed=seed)
     log(f"aes: validation pair accuracy {json.dumps(a_scores)}; chosen {a_chosen}")
     out["aes"] = HeadChoice("aes", QualityModel(declip, "aes", a_heads[a_chosen], attr_head, a_chosen).eval(),
                             a_scores, a_chosen, av)
