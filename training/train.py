@@ -70,8 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     timings["build_i2t_s"] = time.time() - t
     from declip_core.training.pipeline import subset_by_crop
 
-    rows = subset_by_crop(read_manifest(i2t, splits=["train"]), cfg.data.max_train_crops,
-                          per_photo=cfg.data.max_train_crops_per_photo)
+    all_train = read_manifest(i2t, splits=["train"])
+    rows = subset_by_crop(all_train, cfg.data.max_train_crops, per_photo=cfg.data.max_train_crops_per_photo)
+    if cfg.data.train_crops_file:
+        extra = set(Path(cfg.data.train_crops_file).read_text().split())
+        chosen = {r.data.get("crop_id") for r in rows}
+        rows += [r for r in all_train if r.data.get("crop_id") in extra and r.data.get("crop_id") not in chosen]
     print(f"training rows: {len(rows)} from {len({r['photo_id'] for r in rows})} photos", flush=True)
     t = time.time()
     enc = encode_rows(rows, backbone, cfg.cache_dir, progress=cfg.progress and rank == 0)

@@ -29,6 +29,7 @@ class DataConfig:
     seed: int = 0
     max_train_crops: int | None = None  # train on the rows of at most this many source crops (feature budget)
     max_train_crops_per_photo: int | None = None  # ... and at most this many per photo
+    train_crops_file: str | None = None  # crop ids (one per line) trained on in addition to the capped choice
     max_val_crops_per_photo: int | None = None  # validation rows of at most this many crops per photo
 
 
