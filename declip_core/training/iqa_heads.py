@@ -163,7 +163,7 @@ def _flat_frames_embedded(declip: DeCLIP) -> tuple[list[str], torch.Tensor]:
 
 def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, val_photos: set[str] | None = None,
                 seed: int = 0, val_rows: Sequence[Row] | None = None, val_perceptual: torch.Tensor | None = None,
-                fit_cfg: FitConfig | None = None, rank_weights: Sequence[float] = (0.0, 1.0, 3.0),
+                fit_cfg: FitConfig | None = None, rank_weights: Sequence[float] = (0.0, 1.0, 3.0, 10.0),
                 log=None) -> dict[str, HeadChoice]:
     """Fit the heads on training rows and choose each metric's default on validation rows.
 
@@ -215,10 +215,17 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
         y_rows = tech_target(rows, "quality")
     y = torch.cat([y_rows, torch.from_numpy(flat_tech)])
     b, w = lad_fit.pairs()
+    # flat frames rank below every clean training crop (pairs across crops only here)
+    clean_idx = torch.tensor([i for i, r in enumerate(rows) if not r.chain and r["perc_key"] == "clean"][:500],
+                             dtype=torch.int64)
+    flat_idx = torch.arange(len(rows), len(rows) + len(names))
+    b = torch.cat([b, clean_idx.repeat_interleave(len(flat_idx))])
+    w = torch.cat([w, flat_idx.repeat(len(clean_idx))])
     scores: dict[str, float] = {}
     heads: dict[str, torch.nn.Module] = {"zeroshot": zero_shot_head(declip, "tech")}
     for rw in rank_weights:
         heads[f"regression rank_weight={rw:g}"] = fit_tech_head(emb, y, b, w, dataclasses.replace(fc, rank_weight=rw))
+    heads["ranking only"] = fit_tech_head(emb, y, b, w, dataclasses.replace(fc, rank_weight=1.0, regression_weight=0.0))
     with torch.no_grad():
         for k, h in heads.items():
             scores[k] = tech_validation(h(val_perceptual).numpy(), lad_val)

@@ -13,20 +13,15 @@ import argparse
 import json
 from pathlib import Path
 
-DEFAULT_TYPES = ("gaussian_blur", "motion_blur", "white_noise", "jpeg", "jpeg2000", "darken", "contrast_change",
-                 "pixelate")
+DEFAULT_TYPES = ("gaussian_blur", "white_noise", "jpeg", "darken", "contrast_change")
 
 
 def candidate_policies() -> list:
     """The candidate ViewPolicy set: crop sides, layouts and the whole-image view."""
     from declip_core.iqa.views import ViewPolicy
 
-    fields = ViewPolicy.__dataclass_fields__
-    cands = [ViewPolicy("crops", side=256), ViewPolicy("crops", side=320), ViewPolicy("crops", side=224),
-             ViewPolicy("crops", side=256, max_side=1024), ViewPolicy("resize")]
-    if "layout" in fields:  # grid layout (declip_core.iqa.views after #13's smooth policy)
-        cands.insert(1, ViewPolicy("crops", side=256, layout="grid", grid=3))
-    return cands
+    return [ViewPolicy("crops", side=256, layout="five"), ViewPolicy("crops", side=256, layout="grid", grid=3),
+            ViewPolicy("crops", side=320, layout="five"), ViewPolicy("resize")]
 
 
 def main(argv: list[str] | None = None) -> int:
