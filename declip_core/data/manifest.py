@@ -22,7 +22,15 @@ COLUMNS: dict[str, str] = {
     "mos": "normalised MOS in 0..1 (higher better) when the source has one, else NaN",
     "aesthetic": "normalised aesthetic score in 0..1 when known, else NaN",
     "weak": "True for weak labels (offline aesthetic negatives)",
-    "split": "'train' or 'heldout' (held-out photos or distortion types)",
+    "split": "'train' or 'heldout' (held-out photos or distortion types); gathered photos: 'train' | 'val' | 'test'",
+}
+
+# Columns a builder may add (read when present, never required, so older sets still open).
+EXTRA_COLUMNS: dict[str, str] = {
+    "crop_id": "the pristine crop this sample derives from (gathered photos), else ''",
+    "source_path": "absolute path of the pristine image the sample was rendered from (the FR reference)",
+    "ladder": "severity ladder id '<crop_id>|<type>' when the sample is one level of a full 1..5 ladder, else ''",
+    "pseudo_mos": "pseudo opinion score in 0..1 (1 = pristine) from calibrated FR metrics, NaN until labelled",
 }
 
 

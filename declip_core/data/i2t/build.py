@@ -20,9 +20,9 @@ import numpy as np
 from PIL import Image
 
 from declip_core.data.i2t.photos import photo_id, resolve_sources
-from declip_core.data.i2t.plan import Job, plan_photo
+from declip_core.data.i2t.plan import Job, plan_crop, plan_photo
 from declip_core.data.i2t.render import crop_resize, render
-from declip_core.data.manifest import COLUMNS
+from declip_core.data.manifest import COLUMNS, EXTRA_COLUMNS
 from declip_core.data.sources import SourceRecord
 from declip_core.data.texts import Captioner, clean_semantic_text
 from declip_core.io import ImageLoadError, load_rgb_array
@@ -30,9 +30,15 @@ from declip_core.io import ImageLoadError, load_rgb_array
 PLAN_VERSION = 2  # 2: the worker count left out of the plan, the captioner put in
 
 
+# Fields added after plan version 2: left out of the plan hash while at their default, so sets built
+# before they existed still resume.
+_NEW_FIELDS = {"ladder_types": 2, "limit_photos": 0, "max_crops": 0}
+
+
 def _plan_fields(cfg: "BuildConfig") -> dict[str, Any]:
     """The config fields that decide the set's content (the worker count does not)."""
-    return {k: v for k, v in asdict(cfg).items() if k != "workers"}
+    return {k: v for k, v in asdict(cfg).items()
+            if k != "workers" and not (k in _NEW_FIELDS and v == _NEW_FIELDS[k])}
 
 
 def _identity(captioner: object) -> str | None:
@@ -54,6 +60,9 @@ class BuildConfig:
     shard_size: int = 2000
     workers: int = 2
     seed: int = 0
+    ladder_types: int = 2  # gathered photos: distortion types per training crop rendered at all 5 levels
+    limit_photos: int = 0  # gathered photos: keep only this many source photos (0 = all), spread over splits
+    max_crops: int = 0  # gathered photos: at most this many crops per source photo (0 = all), in collection order
 
 
 @dataclass
@@ -113,7 +122,7 @@ def build_i2t(sources: Sequence[str], out: str | Path, cfg: BuildConfig, caption
     t0 = time.time()
     out = Path(out)
     summary = BuildSummary(out=str(out))
-    records = resolve_sources(list(sources))
+    records = _limit_photos(resolve_sources(list(sources)), cfg.limit_photos, cfg.max_crops)
     photos: list[tuple[SourceRecord, tuple[int, int], str]] = []
     seen_px: set[str] = set()
     for rec in records:
@@ -136,6 +145,10 @@ def build_i2t(sources: Sequence[str], out: str | Path, cfg: BuildConfig, caption
     held = set(cfg.heldout_photos)
     jobs: list[Job] = []
     for i, (rec, size, _) in enumerate(photos):
+        if rec.crop_id:  # a pre-cut crop of a gathered photo: ladders, singles, combos by its split
+            jobs += plan_crop(i, rec.split or "train", cfg.ladder_types, cfg.singles_per_crop, cfg.combos_per_crop,
+                              tuple(cfg.aesthetic_negatives), tuple(cfg.heldout_types), cfg.seed, rec.crop_id)
+            continue
         labelled = rec.normalized_mos() is not None or bool(rec.perceptual_text)
         jobs += plan_photo(i, size, photo_id(rec) in held, labelled, cfg.crops_per_photo, cfg.singles_per_crop,
                            cfg.combos_per_crop, tuple(cfg.aesthetic_negatives), tuple(cfg.heldout_types), cfg.seed)
@@ -231,7 +244,9 @@ def _write_shards(jobs: list[Job], photos: list, sem: dict, out: Path, cfg: Buil
                 (part / name).write_bytes(png)
                 summary.rendered += 1
                 rows.append({"file_name": name, "sample_id": sid, "source": rec.source, "photo_id": photo_id(rec),
-                             "semantic_text": sem[(j.photo, j.crop)], **fields})
+                             "semantic_text": sem[(j.photo, j.crop)], **fields,
+                             "crop_id": rec.crop_id or "", "source_path": str(rec.image_path),
+                             "ladder": j.extra.get("ladder", ""), "pseudo_mos": float("nan")})
             table = pa.Table.from_pylist(rows, schema=_schema()) if rows else _schema().empty_table()
             pq.write_table(table, part / "metadata.parquet")
             part.rename(final)
@@ -248,8 +263,38 @@ def _write_shards(jobs: list[Job], photos: list, sem: dict, out: Path, cfg: Buil
 def _schema():
     import pyarrow as pa
 
-    types = {"quality": pa.float64(), "mos": pa.float64(), "aesthetic": pa.float64(), "weak": pa.bool_()}
-    return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])
+    types = {"quality": pa.float64(), "mos": pa.float64(), "aesthetic": pa.float64(), "weak": pa.bool_(),
+             "pseudo_mos": pa.float64()}
+    return pa.schema([(c, types.get(c, pa.string())) for c in (*COLUMNS, *EXTRA_COLUMNS)])
+
+
+def _limit_photos(records: list[SourceRecord], n: int, max_crops: int = 0) -> list[SourceRecord]:
+    """Records of at most `n` source photos (0: all), taken in turn from each split in photo-id order;
+    of gathered photos at most `max_crops` crops each (0: all)."""
+    if max_crops > 0:
+        seen: dict[str, int] = {}
+        kept = []
+        for r in records:
+            if r.crop_id:
+                seen[photo_id(r)] = seen.get(photo_id(r), 0) + 1
+                if seen[photo_id(r)] > max_crops:
+                    continue
+            kept.append(r)
+        records = kept
+    if n <= 0:
+        return records
+    by_split: dict[str, list[str]] = {}
+    for r in records:
+        ids = by_split.setdefault(r.split or "", [])
+        if photo_id(r) not in ids:
+            ids.append(photo_id(r))
+    queues = [sorted(v) for _, v in sorted(by_split.items())]
+    keep: set[str] = set()
+    while len(keep) < n and any(queues):
+        for q in queues:
+            if q and len(keep) < n:
+                keep.add(q.pop(0))
+    return [r for r in records if photo_id(r) in keep]
 
 
 def _tally(out: Path, summary: BuildSummary) -> None:

@@ -39,10 +39,17 @@ def offline_photo_paths() -> list[Path]:
 
 
 def resolve_sources(specs: list[str]) -> list[SourceRecord]:
-    """'offline-photos' | 'samples' | a folder path | '<reader>:<root>' (see declip_core.data.sources)."""
+    """'offline-photos' | 'samples' | 'gathered-photos[:DIR]' | a folder path | '<reader>:<root>'
+    (see declip_core.data.sources)."""
     recs: list[SourceRecord] = []
     for spec in specs:
-        if spec == "offline-photos":
+        if spec == "gathered-photos" or spec.startswith("gathered-photos:"):
+            root = spec.partition(":")[2]
+            if not root:
+                raise ValueError("gathered-photos needs its folder: gathered-photos:DIR "
+                                 "(built by `python training/gather_photos.py --out DIR`)")
+            recs += gathered_records(root)
+        elif spec == "offline-photos":
             recs += [SourceRecord(image_path=p.resolve(), source="offline-photos") for p in offline_photo_paths()]
         elif spec == "samples":
             recs += [SourceRecord(image_path=p, source="samples")
@@ -57,7 +64,19 @@ def resolve_sources(specs: list[str]) -> list[SourceRecord]:
     return recs
 
 
+def gathered_records(root: str) -> list[SourceRecord]:
+    """One record per crop of a collection built by `training/gather_photos.py` (pre-cut crops; the
+    record carries the source photo id, crop id and split)."""
+    from declip_core.training.data.photos import read_crops
+
+    return [SourceRecord(image_path=Path(r["path"]), source="gathered-photos", split=r["split"],
+                         photo_id=r["photo_id"], crop_id=r["crop_id"]) for r in read_crops(root)]
+
+
 def photo_id(rec: SourceRecord) -> str:
-    """Content-group id: the photo's file stem (prefixed by its dataset for real sets)."""
+    """Content-group id: the record's photo id when it has one (crops of a gathered photo), else the
+    photo's file stem (prefixed by its dataset for real sets)."""
+    if rec.photo_id:
+        return rec.photo_id
     stem = rec.image_path.stem
     return stem if rec.source in ("offline-photos", "samples", "folder") else f"{rec.source}/{stem}"

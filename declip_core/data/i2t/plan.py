@@ -66,3 +66,38 @@ def plan_photo(index: int, size: tuple[int, int], heldout: bool, labelled: bool,
         for neg in aes_negs:
             jobs.append(Job("aes_neg", index, box, aes_neg=neg, seed=int(rng.integers(2**31)), split=split))
     return jobs
+
+
+def plan_crop(index: int, split: str, ladders: int, singles: int, combos: int, aes_negs: tuple[str, ...],
+              heldout_types: tuple[str, ...], seed: int, crop_id: str = "") -> list[Job]:
+    """Jobs for one pre-cut crop of a gathered photo (used whole, box None).
+
+    train: the clean crop; `ladders` distortion types (never a held-out type) at ALL five levels, each
+    level tagged with the ladder id '<crop_id>|<type>' (for a ranking loss over the levels of one crop
+    and type); `singles` single distortions at a random level; `combos` chains of 2-3 distortions;
+    the aesthetic negatives. val / test: the clean crop and every type at every level (every type is
+    a ladder), for evaluation."""
+    rng = np.random.default_rng([seed, index])
+    jobs = [Job("clean", index, None, seed=int(rng.integers(2**31)), split=split)]
+    if split != "train":
+        types = sorted(DISTORTIONS)
+    else:
+        allowed = sorted(set(DISTORTIONS) - set(heldout_types))
+        types = sorted(rng.choice(allowed, size=min(ladders, len(allowed)), replace=False).tolist())
+    for name in types:
+        for lv in range(1, 6):
+            jobs.append(Job("distort", index, None, ((name, lv),), seed=int(rng.integers(2**31)), split=split,
+                            extra={"ladder": f"{crop_id}|{name}"}))
+    if split != "train":
+        return jobs
+    for _ in range(singles):
+        ch = sample_chain(rng, 1, 1, exclude=heldout_types)
+        jobs.append(Job("distort", index, None, tuple((a.name, a.level) for a in ch), seed=int(rng.integers(2**31)),
+                        split=split))
+    for _ in range(combos):
+        ch = sample_chain(rng, 2, 3, exclude=heldout_types)
+        jobs.append(Job("distort", index, None, tuple((a.name, a.level) for a in ch), seed=int(rng.integers(2**31)),
+                        split=split))
+    for neg in aes_negs:
+        jobs.append(Job("aes_neg", index, None, aes_neg=neg, seed=int(rng.integers(2**31)), split=split))
+    return jobs

@@ -41,6 +41,8 @@ class SourceRecord:
     distortion: str | None = None
     level: int | None = None
     split: str | None = None
+    photo_id: str | None = None  # content group when the file is a crop of a larger photo
+    crop_id: str | None = None  # the crop's id within the collection (gathered photos)
 
     def __post_init__(self) -> None:
         if not isinstance(self.image_path, Path):

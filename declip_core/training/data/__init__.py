@@ -1,0 +1,1 @@
+"""Dataset building for training (photo collection, labels)."""
