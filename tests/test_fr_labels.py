@@ -103,7 +103,8 @@ class _Captioner:
 
 
 def test_builder_ladders_labels_and_split_by_photo(tmp_path):
-    """gathered-photos source -> build_i2t -> label_i2t on 3 photos x 1 crop (one per split)."""
+    """gathered-photos source -> build_i2t -> label_i2t: 3 photos (one per split), 2 training crops,
+    one val and one test crop, 192 px to keep it quick."""
     from declip_core.data.i2t import BuildConfig, build_i2t
     from declip_core.data.manifest import read_manifest
     from declip_core.training.data.fr_labels import label_i2t
@@ -112,13 +113,13 @@ def test_builder_ladders_labels_and_split_by_photo(tmp_path):
     (root / "crops").mkdir(parents=True)
     with open(root / "crops.jsonl", "w") as f:
         for i, split in enumerate(("train", "val", "test")):
-            for k in range(2):
+            for k in range(2 if split == "train" else 1):
                 p = root / "crops" / f"p{i}_{k}.png"
-                Image.fromarray(_img(10 * i + k, 256)).save(p)
+                Image.fromarray(_img(10 * i + k, 192)).save(p)
                 f.write(json.dumps({"crop_id": f"pkg/p{i}/c{k}", "photo_id": f"pkg/p{i}", "split": split,
                                     "file": p.relative_to(root).as_posix()}) + "\n")
     out = tmp_path / "i2t"
-    cfg = BuildConfig(singles_per_crop=1, combos_per_crop=1, aesthetic_negatives=(), ladder_types=1, workers=1,
+    cfg = BuildConfig(crop_size=192, singles_per_crop=1, combos_per_crop=1, aesthetic_negatives=(), ladder_types=1, workers=1,
                       heldout_types=("lens_blur",))
     build_i2t([f"gathered-photos:{root}"], out, cfg, captioner=_Captioner(), progress=False)
     rows = read_manifest(out)

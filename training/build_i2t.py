@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="gathered photos: distortion types per training crop rendered at all 5 levels")
     ap.add_argument("--limit-photos", type=int, default=0, help="gathered photos: use only N source photos")
     ap.add_argument("--max-crops", type=int, default=0, help="gathered photos: at most N crops per photo")
+    ap.add_argument("--max-crops-eval", type=int, default=0,
+                    help="gathered photos: at most N crops per val / test photo (each gets 25 types x 5 levels)")
     ap.add_argument("--aesthetic-negatives", default="bad_crop,tilted_horizon,washed_out",
                     help="comma-separated aesthetic negatives per crop ('' for none)")
     ap.add_argument("--fr-labels", action="store_true",
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                       heldout_photos=tuple(x for x in a.heldout_photos.split(",") if x),
                       heldout_types=tuple(x for x in a.heldout_types.split(",") if x),
                       shard_size=a.shard_size, workers=a.workers, seed=a.seed, ladder_types=a.ladder_types,
-                      limit_photos=a.limit_photos, max_crops=a.max_crops,
+                      limit_photos=a.limit_photos, max_crops=a.max_crops, max_crops_eval=a.max_crops_eval,
                       aesthetic_negatives=tuple(x for x in a.aesthetic_negatives.split(",") if x))
     try:
         captioner = lite_captioner(create_backbone(a.backbone), seed=a.seed)
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         from declip_core.training.data.fr_labels import label_i2t
 
         try:
-            print(label_i2t(a.out, a.fr_cache, progress=not a.no_progress).format())
+            print(label_i2t(a.out, a.fr_cache, progress=not a.no_progress, workers=a.workers).format())
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

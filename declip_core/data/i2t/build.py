@@ -32,7 +32,7 @@ PLAN_VERSION = 2  # 2: the worker count left out of the plan, the captioner put 
 
 # Fields added after plan version 2: left out of the plan hash while at their default, so sets built
 # before they existed still resume.
-_NEW_FIELDS = {"ladder_types": 2, "limit_photos": 0, "max_crops": 0}
+_NEW_FIELDS = {"ladder_types": 2, "limit_photos": 0, "max_crops": 0, "max_crops_eval": 0}
 
 
 def _plan_fields(cfg: "BuildConfig") -> dict[str, Any]:
@@ -63,6 +63,7 @@ class BuildConfig:
     ladder_types: int = 2  # gathered photos: distortion types per training crop rendered at all 5 levels
     limit_photos: int = 0  # gathered photos: keep only this many source photos (0 = all), spread over splits
     max_crops: int = 0  # gathered photos: at most this many crops per source photo (0 = all), in collection order
+    max_crops_eval: int = 0  # gathered photos: at most this many crops per val / test photo (0 = all)
 
 
 @dataclass
@@ -122,7 +123,7 @@ def build_i2t(sources: Sequence[str], out: str | Path, cfg: BuildConfig, caption
     t0 = time.time()
     out = Path(out)
     summary = BuildSummary(out=str(out))
-    records = _limit_photos(resolve_sources(list(sources)), cfg.limit_photos, cfg.max_crops)
+    records = _limit_photos(resolve_sources(list(sources)), cfg.limit_photos, cfg.max_crops, cfg.max_crops_eval)
     photos: list[tuple[SourceRecord, tuple[int, int], str]] = []
     seen_px: set[str] = set()
     for rec in records:
@@ -268,16 +269,18 @@ def _schema():
     return pa.schema([(c, types.get(c, pa.string())) for c in (*COLUMNS, *EXTRA_COLUMNS)])
 
 
-def _limit_photos(records: list[SourceRecord], n: int, max_crops: int = 0) -> list[SourceRecord]:
+def _limit_photos(records: list[SourceRecord], n: int, max_crops: int = 0,
+                  max_crops_eval: int = 0) -> list[SourceRecord]:
     """Records of at most `n` source photos (0: all), taken in turn from each split in photo-id order;
-    of gathered photos at most `max_crops` crops each (0: all)."""
-    if max_crops > 0:
+    of gathered photos at most `max_crops` crops each, `max_crops_eval` per val / test photo (0: all)."""
+    if max_crops > 0 or max_crops_eval > 0:
         seen: dict[str, int] = {}
         kept = []
         for r in records:
             if r.crop_id:
                 seen[photo_id(r)] = seen.get(photo_id(r), 0) + 1
-                if seen[photo_id(r)] > max_crops:
+                cap = max_crops_eval if (r.split in ("val", "test") and max_crops_eval > 0) else max_crops
+                if cap > 0 and seen[photo_id(r)] > cap:
                     continue
             kept.append(r)
         records = kept

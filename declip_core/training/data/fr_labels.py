@@ -105,7 +105,7 @@ class Calibration:
     def pseudo_mos(self, raw: dict[str, np.ndarray]) -> np.ndarray:
         """Mean of the calibrated metrics: (N,) in 0..1."""
         cols = [self.apply(m, raw[m]) for m in self.knots]
-        return np.nanmean(np.stack(cols), axis=0)
+        return np.mean(np.stack(cols), axis=0)  # NaN when a metric is missing
 
     def to_json(self) -> str:
         return json.dumps({"knots": self.knots, "higher_better": self.higher_better, "fitted_on": self.fitted_on,
@@ -151,6 +151,35 @@ def _load(path: str | Path):
     return torch.from_numpy(a.copy()).permute(2, 0, 1).float() / 255.0
 
 
+def _worker_init() -> None:
+    """Label worker processes (spawned by label_i2t) use one torch thread each: on a shared machine
+    several single-thread processes beat one multi-thread process (no spin-waiting)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _chunk_metrics(args: tuple[list[tuple[str, str]], tuple[str, ...]]) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Raw metrics of one batch of (distorted path, reference path) pairs, and seconds per metric."""
+    import torch
+
+    pairs, metrics = args
+    refs: dict[str, object] = {}
+    dist = torch.stack([_load(d) for d, _ in pairs])
+    for _, r in pairs:
+        if r not in refs:
+            refs[r] = _load(r)
+    ref = torch.stack([refs[r] for _, r in pairs])
+    if dist.shape != ref.shape:
+        raise ValueError(f"{pairs[0][0]}: distorted and reference sizes differ ({tuple(dist.shape)} vs {tuple(ref.shape)})")
+    vals, secs = {}, {}
+    for m in metrics:
+        t1 = time.perf_counter()
+        vals[m] = fr_metrics(dist, ref, [m])[m]
+        secs[m] = time.perf_counter() - t1
+    return vals, secs
+
+
 def _sha_file(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -170,16 +199,19 @@ class LabelSummary:
 
 
 def label_i2t(root: str | Path, cache_path: str | Path | None = None, metrics: Sequence[str] = tuple(METRICS),
-              batch: int = 32, fit_splits: Sequence[str] = ("train",), progress: bool = True) -> LabelSummary:
+              batch: int = 32, fit_splits: Sequence[str] = ("train",), progress: bool = True,
+              workers: int = 1, compute: bool = True) -> LabelSummary:
     """Add `fr_<metric>` (raw) and `pseudo_mos` columns to every shard of a built I&2T set whose rows
     carry `source_path` (the pristine reference); writes `<root>/fr_calibration.json`.
 
     Rows without a reference (or aesthetic negatives, whose geometry differs from the reference) get
     NaN. Clean rows get the identical-pair values and pseudo_mos 1. The calibration is fitted on the
-    distorted rows of `fit_splits` (all rows when none are in those splits)."""
+    distorted rows of `fit_splits` (all rows when none are in those splits). `workers` > 1: pairs are
+    computed in that many spawned processes with one torch thread each. Pairs are computed training
+    split first. `compute=False`: write the columns from the cache only (pairs not cached yet get NaN;
+    a partial labelling that a later run completes)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    import torch
 
     from declip_core.data.manifest import shard_dirs
 
@@ -195,49 +227,55 @@ def label_i2t(root: str | Path, cache_path: str | Path | None = None, metrics: S
     for d, t in tables.items():
         if "source_path" not in t.column_names:
             raise ValueError(f"{d / 'metadata.parquet'}: no source_path column; rebuild the set with this builder")
-        cols = t.select(["file_name", "sample_id", "source_path", "distortions", "text_origin"]).to_pylist()
+        cols = t.select(["file_name", "sample_id", "source_path", "distortions", "text_origin", "split"]).to_pylist()
         for i, r in enumerate(cols):
             if not r["source_path"] or r["text_origin"] == "aesthetic_negative" or r["distortions"] in ("[]", "", None):
                 continue
             if r["source_path"] not in ref_sha:
                 ref_sha[r["source_path"]] = _sha_file(r["source_path"])
-            todo.append((d, i, d / r["file_name"], r["source_path"], r["sample_id"]))
+            todo.append((d, i, d / r["file_name"], r["source_path"], r["sample_id"], r["split"]))
     summ.pairs = len(todo)
     known = {m: cache.get_many(m) for m in metrics}
     missing = [t for t in todo if any((t[4], ref_sha[t[3]]) not in known[m] for m in metrics)]
     summ.cached = len(todo) - len(missing)
-    missing.sort(key=lambda t: t[3])  # group by reference: each reference decoded once per batch
+    # training pairs first, then by reference (each reference decoded once per batch)
+    missing.sort(key=lambda t: (t[5] not in fit_splits, t[3]))
+    if not compute:
+        missing = []
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(missing), desc="FR labels", unit="pair")
     spent = {m: 0.0 for m in metrics}
-    ref_img: dict[str, object] = {}
-    for k in range(0, len(missing), batch):
-        chunk = missing[k : k + batch]
-        for t in chunk:
-            if t[3] not in ref_img:
-                ref_img[t[3]] = _load(t[3])
-        dist = torch.stack([_load(t[2]) for t in chunk])
-        ref = torch.stack([ref_img[t[3]] for t in chunk])
-        if dist.shape != ref.shape:
-            raise ValueError(f"{chunk[0][2]}: distorted and reference sizes differ ({tuple(dist.shape)} vs {tuple(ref.shape)})")
-        rows = []
-        for m in metrics:
-            t1 = time.perf_counter()
-            v = fr_metrics(dist, ref, [m])[m]
-            spent[m] += time.perf_counter() - t1
-            rows += [(t[4], ref_sha[t[3]], m, float(x)) for t, x in zip(chunk, v)]
-            for t, x in zip(chunk, v):
-                known[m][(t[4], ref_sha[t[3]])] = float(x)
-        cache.put_many(rows)
-        if len(ref_img) > 256:
-            ref_img.clear()
+    chunks = [[(str(t[2]), t[3]) for t in missing[k : k + batch]] for k in range(0, len(missing), batch)]
+    owners = [missing[k : k + batch] for k in range(0, len(missing), batch)]
+    pool = None
+    if workers > 1 and len(chunks) > 1:
+        import multiprocessing as mp
+
+        pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init)
+    try:
+        results = pool.imap(_chunk_metrics, [(c, tuple(metrics)) for c in chunks]) if pool else \
+            map(_chunk_metrics, [(c, tuple(metrics)) for c in chunks])
+        for chunk, (vals, secs) in zip(owners, results):
+            rows = []
+            for m in metrics:
+                spent[m] += secs[m]
+                for t, x in zip(chunk, vals[m]):
+                    rows.append((t[4], ref_sha[t[3]], m, float(x)))
+                    known[m][(t[4], ref_sha[t[3]])] = float(x)
+            cache.put_many(rows)
+            if bar:
+                bar.update(len(chunk))
+        if pool:
+            pool.close()
+    finally:
+        if pool:
+            pool.terminate()
+            pool.join()
         if bar:
-            bar.update(len(chunk))
-    if bar:
-        bar.close()
+            bar.close()
     summ.computed = len(missing)
     if missing:
         summ.per_metric_ms = {m: 1000 * spent[m] / len(missing) for m in metrics}
@@ -245,13 +283,14 @@ def label_i2t(root: str | Path, cache_path: str | Path | None = None, metrics: S
     one = _load(next(iter(ref_sha))) if ref_sha else None
     best = fr_metrics(one[None], one[None], metrics) if one is not None else {m: np.array([np.nan]) for m in metrics}
     raw_by_row: dict[tuple[Path, int], dict[str, float]] = {
-        (t[0], t[1]): {m: known[m][(t[4], ref_sha[t[3]])] for m in metrics} for t in todo}
+        (t[0], t[1]): {m: known[m].get((t[4], ref_sha[t[3]]), math.nan) for m in metrics} for t in todo}
     fit_rows = []
     for d, t in tables.items():
         sp = t.column("split").to_pylist()
-        fit_rows += [v for (dd, i), v in raw_by_row.items() if dd == d and sp[i] in fit_splits]
+        fit_rows += [v for (dd, i), v in raw_by_row.items() if dd == d and sp[i] in fit_splits
+                     and all(math.isfinite(x) for x in v.values())]
     if not fit_rows:
-        fit_rows = list(raw_by_row.values())
+        fit_rows = [v for v in raw_by_row.values() if all(math.isfinite(x) for x in v.values())]
     if not fit_rows:
         raise ValueError(f"{root}: no distorted sample with a reference to label")
     cal = Calibration.fit({m: np.array([r[m] for r in fit_rows]) for m in metrics})
