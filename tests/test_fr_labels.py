@@ -102,6 +102,7 @@ class _Captioner:
         return ["a test scene"] * len(images)
 
 
+@pytest.mark.slow  # ~40 s on an idle 2-core machine (renders ~270 samples, labels ~260 pairs)
 def test_builder_ladders_labels_and_split_by_photo(tmp_path):
     """gathered-photos source -> build_i2t -> label_i2t: 3 photos (one per split), 2 training crops,
     one val and one test crop, 192 px to keep it quick."""

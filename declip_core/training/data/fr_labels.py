@@ -238,8 +238,9 @@ def label_i2t(root: str | Path, cache_path: str | Path | None = None, metrics: S
     known = {m: cache.get_many(m) for m in metrics}
     missing = [t for t in todo if any((t[4], ref_sha[t[3]]) not in known[m] for m in metrics)]
     summ.cached = len(todo) - len(missing)
-    # training pairs first, then by reference (each reference decoded once per batch)
-    missing.sort(key=lambda t: (t[5] not in fit_splits, t[3]))
+    # training pairs first; references in hash order (a partial run covers many photos) and grouped
+    # (each reference decoded once per batch)
+    missing.sort(key=lambda t: (t[5] not in fit_splits, ref_sha[t[3]], t[4]))
     if not compute:
         missing = []
     bar = None
