@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="gathered photos: at most N crops per val / test photo (each gets 25 types x 5 levels)")
     ap.add_argument("--aesthetic-negatives", default="bad_crop,tilted_horizon,washed_out",
                     help="comma-separated aesthetic negatives per crop ('' for none)")
+    ap.add_argument("--caption-per-photo", action="store_true",
+                    help="gathered photos: caption each photo's widest crop once and share the text with all its "
+                         "crops (one captioner call per photo instead of per crop)")
     ap.add_argument("--fr-labels", action="store_true",
                     help="after building, add FR metric values and a pseudo-MOS per sample (piq)")
     ap.add_argument("--fr-cache", default=None, help="SQLite label cache (default: <out>/fr_cache.sqlite)")
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                       heldout_types=tuple(x for x in a.heldout_types.split(",") if x),
                       shard_size=a.shard_size, workers=a.workers, seed=a.seed, ladder_types=a.ladder_types,
                       limit_photos=a.limit_photos, max_crops=a.max_crops, max_crops_eval=a.max_crops_eval,
+                      caption_per_photo=a.caption_per_photo,
                       aesthetic_negatives=tuple(x for x in a.aesthetic_negatives.split(",") if x))
     try:
         captioner = lite_captioner(create_backbone(a.backbone), seed=a.seed)

@@ -32,7 +32,7 @@ PLAN_VERSION = 2  # 2: the worker count left out of the plan, the captioner put 
 
 # Fields added after plan version 2: left out of the plan hash while at their default, so sets built
 # before they existed still resume.
-_NEW_FIELDS = {"ladder_types": 2, "limit_photos": 0, "max_crops": 0, "max_crops_eval": 0}
+_NEW_FIELDS = {"ladder_types": 2, "limit_photos": 0, "max_crops": 0, "max_crops_eval": 0, "caption_per_photo": False}
 
 
 def _plan_fields(cfg: "BuildConfig") -> dict[str, Any]:
@@ -64,6 +64,7 @@ class BuildConfig:
     limit_photos: int = 0  # gathered photos: keep only this many source photos (0 = all), spread over splits
     max_crops: int = 0  # gathered photos: at most this many crops per source photo (0 = all), in collection order
     max_crops_eval: int = 0  # gathered photos: at most this many crops per val / test photo (0 = all)
+    caption_per_photo: bool = False  # gathered photos: caption the widest crop once, share it with all crops
 
 
 @dataclass
@@ -165,12 +166,13 @@ def build_i2t(sources: Sequence[str], out: str | Path, cfg: BuildConfig, caption
         plan_f.write_text(json.dumps({"plan_hash": plan_hash, "config": asdict(cfg), "sources": list(sources),
                                       "jobs": len(jobs)}, indent=2, default=str))
     # Semantic texts: user captions, else the captioner on the clean crop (shared by all its variants).
+    rep = _caption_representatives(photos) if cfg.caption_per_photo else {}
     sem: dict[tuple[int, Any], str] = {}
     need: list[tuple[int, Any]] = []
     queued: set[tuple[int, Any]] = set()  # O(1) membership; `k in need` was quadratic on big sets
     for j in jobs:
         rec = photos[j.photo][0]
-        k = (j.photo, j.crop)
+        k = (rep.get(j.photo, j.photo), j.crop)
         if k in sem or k in queued:
             continue
         if rec.semantic_text:
@@ -190,6 +192,9 @@ def build_i2t(sources: Sequence[str], out: str | Path, cfg: BuildConfig, caption
                 raise ValueError(f"captioner returned {len(caps)} captions for {len(chunk)} images")
             for k, c in zip(chunk, caps):  # any captioner's output is cleaned: semantic texts carry no quality words
                 sem[k] = clean_semantic_text(c) or "a photo"
+    for j in jobs:  # crops that share their photo's caption
+        if j.photo in rep:
+            sem[(j.photo, j.crop)] = sem[(rep[j.photo], j.crop)]
     _write_shards(jobs, photos, sem, out, cfg, summary, progress)
     _tally(out, summary)
     summary.seconds = time.time() - t0
@@ -267,6 +272,22 @@ def _schema():
     types = {"quality": pa.float64(), "mos": pa.float64(), "aesthetic": pa.float64(), "weak": pa.bool_(),
              "pseudo_mos": pa.float64()}
     return pa.schema([(c, types.get(c, pa.string())) for c in (*COLUMNS, *EXTRA_COLUMNS)])
+
+
+def _caption_representatives(photos: list) -> dict[int, int]:
+    """{index of a gathered crop: index of the crop of the same photo taken at the smallest scale (the
+    widest view)}; the crop id carries the scale as `/s<scale>_`."""
+    import re
+
+    best: dict[str, tuple[float, int]] = {}
+    for i, (rec, _, _) in enumerate(photos):
+        if rec.crop_id:
+            m = re.search(r"/s([0-9.]+)_", rec.crop_id)
+            s = float(m.group(1)) if m else 1.0
+            pid = photo_id(rec)
+            if pid not in best or s < best[pid][0]:
+                best[pid] = (s, i)
+    return {i: best[photo_id(rec)][1] for i, (rec, _, _) in enumerate(photos) if rec.crop_id}
 
 
 def _limit_photos(records: list[SourceRecord], n: int, max_crops: int = 0,

@@ -14,15 +14,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("i2t_dir")
     ap.add_argument("--cache", default=None, help="SQLite label cache (default: <i2t_dir>/fr_cache.sqlite)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--metrics", default="haarpsi,mdsi,gmsd,ms_gmsd",
+                    help="comma-separated piq FR metrics of the ensemble (see fr_labels.METRICS)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--no-compute", action="store_true",
                     help="write the columns from the cache only (uncached pairs get NaN)")
     a = ap.parse_args(argv)
-    from declip_core.training.data.fr_labels import label_i2t
+    from declip_core.training.data.fr_labels import METRICS, label_i2t
+
+    metrics = tuple(m for m in a.metrics.split(",") if m)
+    unknown = set(metrics) - set(METRICS)
+    if unknown or not metrics:
+        print(f"error: --metrics {a.metrics!r}: choose from {list(METRICS)}", file=sys.stderr)
+        return 2
 
     try:
-        print(label_i2t(a.i2t_dir, a.cache, batch=a.batch, progress=not a.no_progress, workers=a.workers,
+        print(label_i2t(a.i2t_dir, a.cache, metrics=metrics, batch=a.batch, progress=not a.no_progress, workers=a.workers,
                         compute=not a.no_compute).format())
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
