@@ -28,7 +28,7 @@ from declip_core.data.distortions import DISTORTIONS
 from declip_core.data.i2t import BuildConfig, BuildSummary, build_i2t
 from declip_core.data.i2t import build as build_mod
 from declip_core.data.i2t.captioner import lite_captioner
-from declip_core.data.manifest import COLUMNS, read_manifest, shard_dirs
+from declip_core.data.manifest import COLUMNS, EXTRA_COLUMNS, read_manifest, shard_dirs
 from declip_core.data.texts import PERCEPTUAL_VOCAB, QUALITY_WORDS, Captioner, clean_semantic_text
 from declip_core.imagenet import imagenet_classes
 from declip_core.samples import sample_path
@@ -137,7 +137,8 @@ def test_datasets_opens_the_set_with_every_manifest_column(base: tuple[Path, Bui
 
     out, summary = base
     ds = datasets.load_dataset("imagefolder", data_dir=str(out), split="train")
-    assert set(ds.column_names) == {"image"} | (set(COLUMNS) - {"file_name"})
+    # every builder column: the required ones and the optional ones (crop_id, source_path, ladder, pseudo_mos)
+    assert set(ds.column_names) == {"image"} | (set(COLUMNS) | set(EXTRA_COLUMNS)) - {"file_name"}
     rows = read_manifest(out)
     assert ds.num_rows == len(rows) == summary.samples > 0
     assert sorted(ds["sample_id"]) == sorted(r["sample_id"] for r in rows)
