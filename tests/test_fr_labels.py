@@ -11,7 +11,13 @@ import torch
 from PIL import Image
 
 from declip_core.data.distortions import Applied, apply_chain
-from declip_core.training.data.fr_labels import METRICS, Calibration, LabelCache, fr_metrics, ladder_monotone_fraction
+from declip_core.training.data.fr_labels import (
+    METRICS,
+    Calibration,
+    LabelCache,
+    fr_metrics,
+    ladder_monotone_fraction,
+)
 
 
 def _img(seed: int, size: int = 192) -> np.ndarray:

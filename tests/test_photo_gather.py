@@ -121,7 +121,7 @@ def test_graphic_render_and_grey_excluded_photos_kept(gathered):
 
 
 def test_split_by_whole_photo_and_crops_distinct(gathered):
-    _, photos, crops, out = gathered
+    _, photos, crops, _ = gathered
     split_of = {p["photo_id"]: p["split"] for p in photos.values() if p["status"] == "kept"}
     assert set(split_of.values()) == {"train", "val", "test"}
     for c in crops:

@@ -23,7 +23,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from pathlib import Path
 
-    from declip_core.training.data.photos import GatherConfig, ReservedSourceError, gather
+    from declip_core.training.data.photos import (
+        GatherConfig,
+        ReservedSourceError,
+        gather,
+    )
     from declip_core.training.data.photos.collect import sample_shas
     from declip_core.training.data.photos.packages import DEFAULT_PACKAGES
     from declip_core.training.data.photos.reserved import check_package

@@ -21,9 +21,9 @@ import json
 import math
 import sqlite3
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -71,7 +71,7 @@ class Calibration:
     fitted_on: int = 0
 
     @classmethod
-    def fit(cls, raw: dict[str, np.ndarray], higher_better: dict[str, bool] | None = None) -> "Calibration":
+    def fit(cls, raw: dict[str, np.ndarray], higher_better: dict[str, bool] | None = None) -> Calibration:
         """Fit on pooled raw values {metric: (N,) array} of distorted pairs. ValueError when empty."""
         hb = dict(higher_better or METRICS)
         knots = {}
@@ -112,7 +112,7 @@ class Calibration:
                            "quantiles": QUANTILES, "rule": "empirical CDF of oriented values on train pairs"})
 
     @classmethod
-    def from_json(cls, text: str) -> "Calibration":
+    def from_json(cls, text: str) -> Calibration:
         d = json.loads(text)
         return cls(d["knots"], d["higher_better"], d.get("fitted_on", 0))
 

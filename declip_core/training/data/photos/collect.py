@@ -12,16 +12,22 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
 from declip_core.training.data.photos.crops import CROP, assign_splits, plan_crops
 from declip_core.training.data.photos.dedup import dhash, group_duplicates
-from declip_core.training.data.photos.packages import DEFAULT_PACKAGES, PackageSpec, sha256_file, unpack, candidates
+from declip_core.training.data.photos.packages import (
+    DEFAULT_PACKAGES,
+    PackageSpec,
+    candidates,
+    sha256_file,
+    unpack,
+)
 from declip_core.training.data.photos.reserved import check_package, check_path
 from declip_core.training.data.photos.rule import classify, load_image, measure
 

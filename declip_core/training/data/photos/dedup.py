@@ -22,7 +22,7 @@ def dhash(img: np.ndarray, size: int = 8) -> int:
 
 
 def hamming(a: int, b: int) -> int:
-    return int(bin(a ^ b).count("1"))
+    return (a ^ b).bit_count()
 
 
 def is_near_duplicate(h1: int, size1: tuple[int, int], h2: int, size2: tuple[int, int]) -> bool:
@@ -41,7 +41,7 @@ def group_duplicates(items: list[tuple[str, int, tuple[int, int]]]) -> dict[str,
         if match is None:
             kept.append((key, h, size))
             continue
-        k_key, k_h, k_size = kept[match]
+        k_key, _, k_size = kept[match]
         if size[0] * size[1] > k_size[0] * k_size[1]:
             kept[match] = (key, h, size)
             dropped = {d: (key if v == k_key else v) for d, v in dropped.items()}

