@@ -45,7 +45,7 @@ for _p in (str(ROOT), str(ROOT / "benchmarks")):
         sys.path.insert(0, _p)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from declip_core.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion
+from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion
 from declip_core.samples import sample_path
 from declip_core.training.config import DEFAULT_HELDOUT_PHOTOS, DEFAULT_HELDOUT_TYPES
 

@@ -64,7 +64,7 @@ def _write_variants(photo: Path, out_dir: Path) -> list[tuple[str, Path]]:
     import numpy as np
     from PIL import Image
 
-    from declip_core.data.distortions import apply_distortion
+    from declip_core.training.data.distortions import apply_distortion
     from declip_core.io import load_rgb_array
 
     rgb = load_rgb_array(photo)

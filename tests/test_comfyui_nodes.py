@@ -29,7 +29,7 @@ WORKFLOWS = REPO / "comfyui_nodes" / "workflows"
 
 @pytest.fixture(scope="module")
 def declip():
-    from declip_core.testing import tiny_declip
+    from declip_core.training.testing import tiny_declip
 
     return tiny_declip()
 

@@ -1,4 +1,4 @@
-"""MOS head training and the IQA protocols (declip_core/iqa/mos.py, training/train_iqa.py,
+"""MOS head training and the IQA protocols (declip_core/training/mos/, training/train_iqa.py,
 training/eval_iqa.py) on the tiny dataset fixtures and on small synthetic sets, with tiny_declip."""
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import pytest
 import torch
 from PIL import Image
 
-from declip_core.data.distortions import apply_distortion
+from declip_core.training.data.distortions import apply_distortion
 from declip_core.iqa import create_quality_model
 from declip_core.iqa.batch import score_files
 from declip_core.iqa.model import default_views
-from declip_core.iqa.mos import (
+from declip_core.training.mos import (
     Embedded,
     MosSet,
     PerceptualCache,
@@ -36,7 +36,7 @@ from declip_core.iqa.mos import (
 )
 from declip_core.iqa.views import ViewPolicy
 from declip_core.samples import sample_path
-from declip_core.testing import tiny_declip
+from declip_core.training.testing import tiny_declip
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "datasets"
@@ -119,7 +119,7 @@ def test_cache_reused_and_invalidated(dc, tmp_path, monkeypatch):
     ok, e1, err = cache.get(files)
     assert list(ok) == [0, 1, 2] and not err and e1.emb.shape == (3, dc.perceptual_dim)
 
-    from declip_core.iqa import mos
+    from declip_core.training.mos import train as mos
 
     calls: list[list[str]] = []
     real = mos.embed_views
@@ -281,7 +281,7 @@ def test_fit_mos_head_is_scale_invariant():
 
 def test_intra_split_keeps_references_apart(dc, tmp_path, monkeypatch):
     """Every split of a KADID-like set puts each reference's images on one side only."""
-    from declip_core.iqa import mos
+    from declip_core.training.mos import train as mos
 
     data = load_and_embed([_spec("kadid10k", _kadid_like(tmp_path / "kadid"))], dc, VP, tmp_path / "c", workers=0)
     d = data["kadid10k"]

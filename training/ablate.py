@@ -37,10 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     import dataclasses
 
     from declip_core.backbones import create_backbone
-    from declip_core.data.manifest import read_manifest
+    from declip_core.training.data.manifest import read_manifest
     from declip_core.inference import DeCLIP
     from declip_core.training.config import disentangler_config, load_config
-    from declip_core.training.disentangle import train_disentangler
+    from declip_core.training.disentangler import train_disentangler
     from declip_core.training.pipeline import encode_rows, train_arrays
     from declip_core.training.run_eval import run_evaluation
 

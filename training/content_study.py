@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from declip_core.backbones import create_backbone
-    from declip_core.data.manifest import read_manifest
+    from declip_core.training.data.manifest import read_manifest
     from declip_core.training.config import disentangler_config, load_config
-    from declip_core.training.disentangle import train_disentangler
-    from declip_core.training.evaluation import SingleDistortionLabels, heldout_probes, measured_attribute_features
+    from declip_core.training.disentangler import train_disentangler
+    from declip_core.training.disentangler_eval import SingleDistortionLabels, heldout_probes, measured_attribute_features
     from declip_core.training.pipeline import Encoded, encode_rows, train_arrays
 
     try:

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from declip_core.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion  # noqa: E402
+from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion  # noqa: E402
 from declip_core.samples import sample_path  # noqa: E402
 
 DEFAULT_OUT = ROOT / "docs" / "img" / "distortions_contact_sheet.png"

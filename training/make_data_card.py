@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from declip_core.data.distortions import DISTORTIONS, N_LEVELS
-from declip_core.data.manifest import Row, read_manifest, shard_dirs
+from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS
+from declip_core.training.data.manifest import Row, read_manifest, shard_dirs
 
 DEFAULT_SET = ROOT / "runs" / "i2t-lite"
 DEFAULT_OUT = ROOT / "docs" / "data_card.md"
@@ -182,7 +182,7 @@ def card(set_dir: Path, rows: Sequence[Row], examples: Sequence[Row], img_rel: s
                   for i, r in enumerate(examples)])
     out += ["", "## Guarantees (tested in `tests/test_i2t_build.py`, `tests/test_texts.py`)", "",
             ("- Generated perceptual texts name no ImageNet class word (>= 4 letters); semantic texts carry no "
-             "word of `declip_core.data.texts.QUALITY_WORDS`."),
+             "word of `declip_core.training.data.texts.QUALITY_WORDS`."),
             "- Held-out photos appear only in split `heldout`; held-out distortion types never appear in `train`.",
             "- `sample_id` is the SHA-256 of the stored PNG; no two rows share it.", ""]
     return "\n".join(out)

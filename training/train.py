@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         dist.barrier()
 
     from declip_core.backbones import create_backbone
-    from declip_core.data.manifest import read_manifest
+    from declip_core.training.data.manifest import read_manifest
     from declip_core.inference import DeCLIP
-    from declip_core.training.disentangle import train_disentangler
+    from declip_core.training.disentangler import train_disentangler
     from declip_core.training.pipeline import encode_rows, train_arrays
 
     backbone = create_backbone(cfg.backbone)
@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(cfg, backbone) -> None:
-    from declip_core.data.i2t import BuildConfig, build_i2t
-    from declip_core.data.i2t.captioner import lite_captioner
+    from declip_core.training.data.i2t import BuildConfig, build_i2t
+    from declip_core.training.data.i2t.captioner import lite_captioner
 
     d = cfg.data
     bc = BuildConfig(crop_size=d.crop_size, crops_per_photo=d.crops_per_photo, singles_per_crop=d.distortions_per_crop,
@@ -119,7 +119,7 @@ def _train_iqa(declip, rows, feats, out: Path, seed: int) -> None:
     import torch
 
     from declip_core.iqa import save_quality_head
-    from declip_core.training.iqa_heads import train_heads
+    from declip_core.training.quality_heads import train_heads
 
     with torch.no_grad():
         perc = declip.disentangler.embed_features(torch.from_numpy(feats)).perceptual

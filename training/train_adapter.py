@@ -14,7 +14,7 @@ from dataclasses import fields
 
 import torch
 
-from declip_core.adapter.train import TrainConfig, TrainResult, stderr_log, train
+from declip_core.training.adapter.train import TrainConfig, TrainResult, stderr_log, train
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,8 +12,8 @@ import argparse
 from collections.abc import Sequence
 from dataclasses import fields
 
-from declip_core.control_demo.model import ControlDemoConfig
-from declip_core.control_demo.train import TrainConfig, TrainResult, stderr_log, train
+from declip_core.training.control_demo.model import ControlDemoConfig
+from declip_core.training.control_demo.train import TrainConfig, TrainResult, stderr_log, train
 
 
 def _ints(s: str) -> tuple[int, ...]:

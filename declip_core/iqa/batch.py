@@ -1,7 +1,7 @@
 """Score or embed many image files robustly: every input path ends in exactly one of results or errors.
 
 `score_files(paths, quality_model)` -> (scores, errors); `embed_files(paths, declip)` -> perceptual
-embeddings (used by declip_core.iqa.mos). Decoding (declip_core.io.load_image: EXIF rotation, 16-bit,
+embeddings (used by declip_core.training.mos). Decoding (declip_core.io.load_image: EXIF rotation, 16-bit,
 CMYK, alpha, palette, decompression-bomb guard) runs in DataLoader worker processes, overlapped with
 the network. A file that cannot be decoded is reported with the reason; a worker process that dies
 (a decoder crash) costs only the file it was decoding. CLI:

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from declip_core.control_demo.data import FAMILIES, LEVELS, condition_for
-from declip_core.control_demo.stats import Correlation, bootstrap_spearman, is_monotone, level_medians, spearman
+from declip_core.training.control_demo.data import FAMILIES, LEVELS, condition_for
+from declip_core.training.control_demo.stats import Correlation, bootstrap_spearman, is_monotone, level_medians, spearman
 
 SOURCES: tuple[str, ...] = ("image", "phrase")
 KINDS: tuple[str, ...] = ("real", "image", "image_shuffled", "phrase", "phrase_shuffled")

@@ -1,6 +1,6 @@
 """Measure severity monotonicity on the committed sample photos and print a Markdown table.
 
-Run: python -m declip_core.data.distortions.calibrate
+Run: python -m declip_core.training.data.distortions.calibrate
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Quality heads trained on human MOS (KonIQ-10k, SPAQ, LIVE Challenge, KADID-10k, AGIQA-3K, AVA)
 and the usual IQA evaluation protocols on DeCLIP's perceptual embedding.
 
-* `load_mos_set(spec)`: a dataset through `declip_core.data.sources` (``name:/root[;key=value]``),
+* `load_mos_set(spec)`: a dataset through `declip_core.training.data.sources` (``name:/root[;key=value]``),
   MOS normalised to 0..1 (higher better); missing files and records without MOS are reported.
 * Views: an image is seen as the quality model sees it at scoring (`declip_core.iqa.views`; tech:
   native-resolution 256-px crops, aes: one resized view), decoded exactly as `score_files` does. Each
@@ -13,7 +13,7 @@ and the usual IQA evaluation protocols on DeCLIP's perceptual embedding.
 * `fit_mos_head`: a RegressionHead fitted on standardised embeddings (the standardisation folded
   into its first layer), on one intra-op thread (small full-batch fits are much faster so).
 * `train_mos` / `evaluate_mos`: what training/train_iqa.py and training/eval_iqa.py run; both take
-  a DeCLIP instance (tests use `declip_core.testing.tiny_declip()`) or a tag/path.
+  a DeCLIP instance (tests use `declip_core.training.testing.tiny_declip()`) or a tag/path.
 
 Protocols: intra-dataset (10 random 80/20 splits, by reference image for synthetic sets such as
 KADID-10k; median SRCC / PLCC after the 4-parameter logistic / KRCC), cross-dataset (train on one
@@ -37,8 +37,8 @@ import numpy as np
 import torch
 
 from declip_core.backbones.base import PreprocessConfig
-from declip_core.data.sources import check_images, read_sources_spec
-from declip_core.evaluation.iqa_protocol import ProtocolResult, Scores, cross_dataset, evaluate, run_protocol
+from declip_core.training.data.sources import check_images, read_sources_spec
+from declip_core.training.mos.protocol import ProtocolResult, Scores, cross_dataset, evaluate, run_protocol
 from declip_core.inference import DeCLIP, load_declip
 from declip_core.io import DEFAULT_MAX_PIXELS, ImageLoadError
 from declip_core.iqa.batch import _decode as decode_views  # the exact decoding of score_files
@@ -53,9 +53,9 @@ from declip_core.iqa.model import (
 )
 from declip_core.iqa.views import ViewPolicy
 from declip_core.training.feature_cache import backbone_key
-from declip_core.training.iqa_heads import fit_regression_head
+from declip_core.training.quality_heads import fit_regression_head
 
-_HERE = "declip_core/iqa/mos.py"
+_HERE = "declip_core/training/mos/train.py"
 CACHE_VERSION = 1
 Problem = tuple[str, str]  # (path, reason)
 

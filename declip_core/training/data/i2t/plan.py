@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from declip_core.data.distortions import DISTORTIONS, sample_chain
+from declip_core.training.data.distortions import DISTORTIONS, sample_chain
 
 
 @dataclass(frozen=True)

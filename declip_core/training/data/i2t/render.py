@@ -10,16 +10,16 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from declip_core.data.aesthetic_ops import make_aesthetic_negative
-from declip_core.data.distortions import Applied, apply_chain
-from declip_core.data.i2t.plan import Job
-from declip_core.data.texts import (
+from declip_core.training.data.aesthetic_ops import make_aesthetic_negative
+from declip_core.training.data.distortions import Applied, apply_chain
+from declip_core.training.data.i2t.plan import Job
+from declip_core.training.data.texts import (
     measure_attributes,
     perceptual_text_from_attributes,
     perceptual_text_from_distortions,
     perceptual_text_from_mos,
 )
-from declip_core.data.texts.attributes import bucket_attributes
+from declip_core.training.data.texts.attributes import bucket_attributes
 from declip_core.io import load_rgb_array
 
 LEVEL_DROP = 0.18  # quality target: each distortion at level l multiplies quality by (1 - 0.18 l)
@@ -89,7 +89,7 @@ def render(job: Job, photo_path: str, size: int, label: dict) -> tuple[bytes, di
         if text:
             key = "human:" + hashlib.sha256(text.encode()).hexdigest()[:12]
         elif mos is not None and not math.isnan(mos):
-            from declip_core.data.texts import mos_bucket
+            from declip_core.training.data.texts import mos_bucket
 
             text, origin, key = perceptual_text_from_mos(mos, rng), "mos", f"mos:{mos_bucket(mos)}"
         else:

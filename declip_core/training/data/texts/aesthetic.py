@@ -64,7 +64,7 @@ AVA_WORDS: tuple[tuple[str, ...], ...] = (
     ("striking", "stunning", "beautifully crafted", "gorgeous"),
 )
 
-# Offline weak negatives (see declip_core/data/aesthetic_ops.py).
+# Offline weak negatives (see declip_core/training/data/aesthetic_ops.py).
 NEGATIVE_WORDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "bad_crop": ("an awkward crop that cuts off the main subject", "the subject cut off at the edge of the frame",
                  "clumsy, off-centre cropping", "a crop that slices through the subject"),

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from declip_core.data.manifest import Row
+from declip_core.training.data.manifest import Row
 from declip_core.inference import DeCLIP
 from declip_core.iqa.heads import RegressionHead, ZeroShotHead
 from declip_core.iqa.model import QualityModel, zero_shot_head

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from declip_core.backbones import Backbone
-from declip_core.data.texts import LabelCaptioner
+from declip_core.training.data.texts import LabelCaptioner
 from declip_core.imagenet import imagenet_classes
 
 

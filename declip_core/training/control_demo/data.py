@@ -102,7 +102,7 @@ def load_rgb(path: str | Path) -> np.ndarray:
 
 def train_photo_paths(min_side: int, photos: Sequence[Path] | None = None) -> list[Path]:
     """Offline photos (or `photos`) that are not held out and whose shorter side is >= min_side."""
-    from declip_core.data.i2t.photos import offline_photo_paths
+    from declip_core.training.data.i2t.photos import offline_photo_paths
 
     out = []
     for p in (offline_photo_paths() if photos is None else photos):
@@ -118,7 +118,7 @@ def train_photo_paths(min_side: int, photos: Sequence[Path] | None = None) -> li
 
 def heldout_photo_paths() -> list[Path]:
     """The held-out offline photos, in HELDOUT_PHOTOS order; ValueError when one is missing."""
-    from declip_core.data.i2t.photos import offline_photo_paths
+    from declip_core.training.data.i2t.photos import offline_photo_paths
 
     found = {p.stem: p for p in offline_photo_paths()}
     missing = [n for n in HELDOUT_PHOTOS if n not in found]
@@ -139,7 +139,7 @@ def random_crops(img: np.ndarray, n: int, size: int, rng: np.random.Generator) -
 
 def distort(crop: np.ndarray, cond: Condition, seed: int) -> np.ndarray:
     """The crop under the condition's distortion (the crop itself when clean)."""
-    from declip_core.data.distortions import apply_distortion
+    from declip_core.training.data.distortions import apply_distortion
 
     return crop if cond.distortion is None else apply_distortion(crop, cond.distortion, cond.level, seed=seed)
 
@@ -156,7 +156,7 @@ def embed_uint8(declip: Any, images: Sequence[np.ndarray] | np.ndarray, batch: i
 
 def training_phrases(n: int, seed: int) -> list[list[str]]:
     """n generated I&2T perceptual phrases per condition (CONDITIONS order), seeded."""
-    from declip_core.data.texts.distortion_text import perceptual_text_from_distortions
+    from declip_core.training.data.texts.distortion_text import perceptual_text_from_distortions
 
     rng = np.random.default_rng(seed)
     return [[perceptual_text_from_distortions([] if c.family is None else [(c.distortion, c.level)], rng)

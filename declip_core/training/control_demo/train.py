@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from declip_core.checkpoint import load_checkpoint, read_config, save_checkpoint
-from declip_core.control_demo.data import CacheSpec, PatchSampler, build_cache
-from declip_core.control_demo.model import (
+from declip_core.training.control_demo.data import CacheSpec, PatchSampler, build_cache
+from declip_core.training.control_demo.model import (
     ControlDemo,
     ControlDemoConfig,
     make_scheduler,

@@ -19,12 +19,12 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from declip_core.data.i2t.photos import photo_id, resolve_sources
-from declip_core.data.i2t.plan import Job, plan_photo
-from declip_core.data.i2t.render import crop_resize, render
-from declip_core.data.manifest import COLUMNS
-from declip_core.data.sources import SourceRecord
-from declip_core.data.texts import Captioner, clean_semantic_text
+from declip_core.training.data.i2t.photos import photo_id, resolve_sources
+from declip_core.training.data.i2t.plan import Job, plan_photo
+from declip_core.training.data.i2t.render import crop_resize, render
+from declip_core.training.data.manifest import COLUMNS
+from declip_core.training.data.sources import SourceRecord
+from declip_core.training.data.texts import Captioner, clean_semantic_text
 from declip_core.io import ImageLoadError, load_rgb_array
 
 PLAN_VERSION = 2  # 2: the worker count left out of the plan, the captioner put in
@@ -166,7 +166,7 @@ def build_i2t(sources: Sequence[str], out: str | Path, cfg: BuildConfig, caption
             queued.add(k)
     if need:
         if captioner is None:
-            raise ValueError("photos without captions need a captioner (e.g. declip_core.data.i2t.captioner)")
+            raise ValueError("photos without captions need a captioner (e.g. declip_core.training.data.i2t.captioner)")
         for i in range(0, len(need), 64):
             chunk = need[i : i + 64]
             ims = [Image.fromarray(crop_resize(load_rgb_array(photos[p][0].image_path), box, cfg.crop_size))
@@ -253,7 +253,7 @@ def _schema():
 
 
 def _tally(out: Path, summary: BuildSummary) -> None:
-    from declip_core.data.manifest import read_manifest
+    from declip_core.training.data.manifest import read_manifest
 
     rows = read_manifest(out)
     summary.samples = len(rows)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-from declip_core.data.texts.attributes import measure_attributes
+from declip_core.training.data.texts.attributes import measure_attributes
 
 
 def to_uint8(images01: torch.Tensor) -> np.ndarray:
@@ -22,7 +22,7 @@ def measure_images(images: np.ndarray) -> dict[str, np.ndarray]:
     """uint8 (B, H, W, 3) -> {"sharpness", "noise", "exposure"}: (B,) each, at native resolution.
 
     sharpness: variance of the Laplacian of luma; noise: Immerkaer sigma of luma (0..255);
-    exposure: mean luma in 0..1 (declip_core.data.texts.attributes).
+    exposure: mean luma in 0..1 (declip_core.training.data.texts.attributes).
     """
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
         raise ValueError(f"expected uint8 (B, H, W, 3) images, got {images.dtype} {images.shape}")

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from declip_core.adapter.data import CaptionedImageDataset
-from declip_core.adapter.diffusion import FrozenDiffusion
+from declip_core.training.adapter.data import CaptionedImageDataset
+from declip_core.training.adapter.diffusion import FrozenDiffusion
 from declip_core.adapter.dp_adapter import DPAdapter, DPAdapterConfig
 from declip_core.adapter.io import save_adapter
 

@@ -7,7 +7,7 @@
   washed_out      saturation scaled to 35..60 % and blacks lifted to 12..25 % of full scale
 
 Each output is a uint8 (H, W, 3) image of the input's size; the text comes from
-`declip_core.data.texts.aesthetic_text(negative=name)`. These are weak negatives: plausible but mild.
+`declip_core.training.data.texts.aesthetic_text(negative=name)`. These are weak negatives: plausible but mild.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from declip_core.data.texts.aesthetic import aesthetic_text
+from declip_core.training.data.texts.aesthetic import aesthetic_text
 
 _LUMA = np.array([0.299, 0.587, 0.114])
 MIN_SIDE = 16

@@ -12,10 +12,10 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from declip_core.data.manifest import Row
-from declip_core.data.distortions import DISTORTIONS
+from declip_core.training.data.manifest import Row
+from declip_core.training.data.distortions import DISTORTIONS
 from declip_core.model import Disentangler
-from declip_core.training.iqa_heads import within_group_srcc
+from declip_core.training.quality_heads import within_group_srcc
 
 
 def probe_predictions(x: np.ndarray, y: Sequence, groups: Sequence, seed: int = 0) -> np.ndarray:
@@ -78,7 +78,7 @@ def measured_attribute_features(paths: Sequence[str | Path]) -> np.ndarray:
     image: a perception-only description with no semantics, used as a reference row."""
     from PIL import Image
 
-    from declip_core.data.texts.attributes import measure_attributes
+    from declip_core.training.data.texts.attributes import measure_attributes
 
     out = []
     for p in paths:

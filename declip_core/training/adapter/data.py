@@ -33,7 +33,7 @@ class CaptionedImage:
 
 def read_i2t_set(root: str | Path) -> list[CaptionedImage]:
     """The `train` rows of a built I&2T set: semantic text as prompt, perceptual text kept."""
-    from declip_core.data.manifest import read_manifest
+    from declip_core.training.data.manifest import read_manifest
 
     rows = read_manifest(root, splits=["train"])
     out = [CaptionedImage(path=r.path, text=str(r["semantic_text"] or ""), perceptual_text=str(r["perceptual_text"] or ""))

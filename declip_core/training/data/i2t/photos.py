@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from declip_core.data.sources import SourceRecord, read_sources_spec
+from declip_core.training.data.sources import SourceRecord, read_sources_spec
 from declip_core.samples import SAMPLES_DIR
 
 # Real photographs shipped inside PyPI packages (file name under each package's data folder).
@@ -39,7 +39,7 @@ def offline_photo_paths() -> list[Path]:
 
 
 def resolve_sources(specs: list[str]) -> list[SourceRecord]:
-    """'offline-photos' | 'samples' | a folder path | '<reader>:<root>' (see declip_core.data.sources)."""
+    """'offline-photos' | 'samples' | a folder path | '<reader>:<root>' (see declip_core.training.data.sources)."""
     recs: list[SourceRecord] = []
     for spec in specs:
         if spec == "offline-photos":

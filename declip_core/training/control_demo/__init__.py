@@ -8,8 +8,8 @@ diffusion model draws (docs/control_demo.md). Parts:
   stats  attribute measurement of samples, Spearman correlation with bootstrap intervals
 diffusers is imported only by `model` (and `train`, which uses it).
 """
-from declip_core.control_demo.data import CONDITIONS, FAMILIES, HELDOUT_PHOTOS, Condition, Family
-from declip_core.control_demo.stats import bootstrap_spearman, measure_images, spearman
+from declip_core.training.control_demo.data import CONDITIONS, FAMILIES, HELDOUT_PHOTOS, Condition, Family
+from declip_core.training.control_demo.stats import bootstrap_spearman, measure_images, spearman
 
 __all__ = ["CONDITIONS", "FAMILIES", "HELDOUT_PHOTOS", "Condition", "Family", "bootstrap_spearman",
            "measure_images", "spearman"]
