@@ -18,9 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[3]  # the repository (these tools write into docs/)
 
 from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS
 from declip_core.training.data.manifest import Row, read_manifest, shard_dirs

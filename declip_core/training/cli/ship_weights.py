@@ -15,13 +15,12 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-WEIGHTS = Path(__file__).resolve().parents[1] / "declip_core" / "weights"
+WEIGHTS = Path(__file__).resolve().parents[2] / "weights"  # declip_core/weights
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", help="a train.py output folder holding declip/iqa-tech/iqa-aes checkpoints")
     ap.add_argument("--version", default="v1")

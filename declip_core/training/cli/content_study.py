@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 HEADER = ("| variant | type acc | level acc | content acc | content acc, level 1 | content acc, level 5 | train s |\n"
           "|---|---|---|---|---|---|---|")
@@ -33,6 +31,7 @@ def _line(name: str, acc: dict[str, float], by_level: dict[int, float], secs: fl
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="training/configs/lite.yaml")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, as in train.py")

@@ -57,5 +57,11 @@ def main(argv: Sequence[str] | None = None) -> TrainResult:
     return train(TrainConfig(model=model, **a), log=stderr_log)
 
 
+def cli(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point: train as `main` does; exit status 0 (errors raise)."""
+    main(argv)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(cli())

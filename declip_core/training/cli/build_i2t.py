@@ -10,15 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from declip_core.training.config import DEFAULT_HELDOUT_PHOTOS, DEFAULT_HELDOUT_TYPES  # noqa: E402
+from declip_core.training.config import DEFAULT_HELDOUT_PHOTOS, DEFAULT_HELDOUT_TYPES
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sources", nargs="+")
     ap.add_argument("--out", required=True)

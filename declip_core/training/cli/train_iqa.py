@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", action="append", required=True, metavar="NAME:ROOT[;k=v]",
                     help="dataset spec; repeat to pool several")

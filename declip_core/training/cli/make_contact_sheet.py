@@ -8,19 +8,16 @@ Run: python training/make_contact_sheet.py [--photo astronaut] [--cell 76] [--ou
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[3]  # the repository (these tools write into docs/)
 
-from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion  # noqa: E402
-from declip_core.samples import sample_path  # noqa: E402
+from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion
+from declip_core.samples import sample_path
 
 DEFAULT_OUT = ROOT / "docs" / "img" / "distortions_contact_sheet.png"
 LABEL_W, HEADER_H, GAP = 150, 22, 2

@@ -20,12 +20,11 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", action="append", required=True, metavar="NAME:ROOT[;k=v]")
     ap.add_argument("--declip", default="lite", help="DeCLIP tag or checkpoint path (default: lite)")

@@ -15,8 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 VARIANTS = (
     ("xcov, pooled+stats (default)", "xcov", "pooled+stats"),
@@ -28,6 +26,7 @@ VARIANTS = (
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="training/configs/lite.yaml")
     ap.add_argument("--epochs", type=int, default=None)

@@ -1,0 +1,1 @@
+"""The command-line programs behind training/*.py and the console scripts in pyproject.toml (`main(argv)`)."""
