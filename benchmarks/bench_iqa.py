@@ -40,9 +40,6 @@ from PIL import Image
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in (str(ROOT), str(ROOT / "benchmarks")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion

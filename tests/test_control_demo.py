@@ -189,8 +189,7 @@ def test_load_rejects_other_kinds(tmp_path: Path) -> None:
 
 
 def test_cli_flags() -> None:
-    sys.path.insert(0, str(ROOT / "training"))
-    import train_control_demo as T
+    from declip_core.training.cli import train_control_demo as T
 
     a = T.build_parser().parse_args(["--channels", "16,32", "--cross-attention", "0,1", "--steps", "7"])
     assert a.channels == (16, 32) and a.cross_attention == (0, 1) and a.steps == 7 and a.resume

@@ -334,11 +334,7 @@ def _lite_files() -> tuple[Path, Path] | None:
 
 
 def test_cli_rejects_bad_spec(tmp_path):
-    sys.path.insert(0, str(ROOT / "training"))
-    try:
-        import train_iqa
-    finally:
-        sys.path.remove(str(ROOT / "training"))
+    from declip_core.training.cli import train_iqa
     assert train_iqa.main(["--dataset", "koniq10k", "--out", str(tmp_path)]) == 2
 
 
