@@ -5,13 +5,12 @@ from typing import Any
 
 import torch
 
+from declip_core.constants import HEAD_KIND, METRICS
+from declip_core.constants import ZERO_SHOT_HEAD as ZERO_SHOT
+
 from . import socket_types as T
 from .image_convert import comfy_image_to_bchw
 from .model_paths import list_checkpoints, resolve
-
-METRICS = ("tech", "aes")
-ZERO_SHOT = "zeroshot"
-HEAD_KIND = "iqa_head"
 
 
 def head_choices() -> list[str]:

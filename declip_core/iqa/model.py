@@ -7,6 +7,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from declip_core.constants import HEAD_KIND, LOWER_BETTER, METRICS, SCORE_RANGE
 from declip_core.checkpoint import load_checkpoint, save_checkpoint
 from declip_core.inference import DeCLIP, freeze, load_declip
 from declip_core.inputs import as_images01
@@ -14,8 +15,6 @@ from declip_core.iqa.heads import RegressionHead, ZeroShotHead
 from declip_core.iqa.prompts import PROMPTS
 from declip_core.iqa.views import ViewPolicy, make_views
 
-HEAD_KIND = "iqa_head"
-METRICS = ("tech", "aes")
 
 
 class QualityModel(nn.Module):
@@ -28,8 +27,8 @@ class QualityModel(nn.Module):
     requires grad; train() keeps eval mode).
     """
 
-    lower_better = False
-    score_range = (0.0, 1.0)
+    lower_better = LOWER_BETTER
+    score_range = SCORE_RANGE
     frozen = False
 
     def __init__(self, declip: DeCLIP, metric: str, head: nn.Module, attribute_head: ZeroShotHead,

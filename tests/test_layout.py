@@ -1,5 +1,5 @@
-"""Every console script in pyproject.toml [project.scripts] names an importable callable, and the
-training/*.py front ends are thin (no sys.path edits) and answer --help."""
+"""Package layout: console scripts in pyproject.toml resolve to callables, training/*.py front ends are thin,
+the front doors use the shared constants module."""
 from __future__ import annotations
 
 import importlib
@@ -42,3 +42,18 @@ def test_train_help_runs():
                        text=True, env=env, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "--config" in r.stdout
+
+
+def test_shared_constants_are_the_ones_used():
+    """The front doors and the IQA model read metric names, attributes and ranges from declip_core.constants."""
+    from comfyui_nodes import quality
+    from declip_core import constants as C
+    from declip_core.iqa.model import QualityModel
+    from declip_core.iqa.prompts import PROMPTS
+    from pyiqa_plugin.configs import CONFIGS
+
+    assert tuple(PROMPTS) == C.METRICS and tuple(PROMPTS["tech"]) == C.ATTRIBUTES
+    assert quality.METRICS is C.METRICS and quality.HEAD_KIND == C.HEAD_KIND
+    assert (QualityModel.score_range, QualityModel.lower_better) == (C.SCORE_RANGE, C.LOWER_BETTER)
+    assert set(CONFIGS) == {f"declip_{n}" for n in C.METRICS + C.ATTRIBUTES}
+    assert all(c["score_range"] == "0, 1" and c["lower_better"] is False for c in CONFIGS.values())
