@@ -22,6 +22,7 @@ from declip_core.model import DisentanglerConfig, Disentangler
 from declip_core.training.config import OptimConfig
 from declip_core.training.losses import multi_positive_infonce, separation_loss
 from declip_core.training.state import load_state, save_state
+from declip_core.training.runtime import isolated_rng
 
 
 @dataclass
@@ -125,6 +126,7 @@ def invariance_loss(e: torch.Tensor, same: torch.Tensor, other: torch.Tensor) ->
     return d2[m].mean()
 
 
+@isolated_rng
 def train_disentangler(arrays: TrainArrays, dcfg: DisentanglerConfig, ocfg: OptimConfig, out_dir: str | Path,
                        seed: int = 0, progress: bool = False, resume: bool = True,
                        stop_after_epoch: int | None = None,

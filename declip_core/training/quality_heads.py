@@ -21,8 +21,10 @@ from declip_core.training.data.manifest import Row
 from declip_core.inference import DeCLIP
 from declip_core.iqa.heads import RegressionHead, ZeroShotHead
 from declip_core.iqa.model import QualityModel, zero_shot_head
+from declip_core.training.runtime import isolated_rng
 
 
+@isolated_rng
 def fit_regression_head(emb: torch.Tensor, target: torch.Tensor, epochs: int = 400, lr: float = 3e-3,
                         weight_decay: float = 1e-4, seed: int = 0) -> RegressionHead:
     """Full-batch AdamW on MSE. emb (N, P), target (N,) in 0..1."""

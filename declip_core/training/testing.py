@@ -16,6 +16,7 @@ from declip_core.backbones.base import Backbone, BackboneInfo, ImageFeatures, Pr
 from declip_core.backbones.efficientnet_lite import channel_stats
 from declip_core.model import DisentanglerConfig, Disentangler
 from declip_core.transforms import make_pil_transform
+from declip_core.training.runtime import isolated_rng
 
 TINY_PREPROCESS = PreprocessConfig(image_size=32, resize="shortest", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 _BUCKETS = 512
@@ -63,6 +64,7 @@ class TinyBackbone(Backbone):
         return F.normalize(torch.stack(rows), dim=-1)  # (T, 24)
 
 
+@isolated_rng
 def tiny_declip(seed: int = 0, perceptual_dim: int = 16, semantic_dim: int = 16):
     """A DeCLIP with TinyBackbone and a random disentangler, in eval mode."""
     from declip_core.inference import DeCLIP

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from declip_core.training.runtime import isolated_rng
+
 
 def _byte_chars() -> list[str]:
     """The 256 printable stand-ins that byte-level BPE uses for bytes (GPT-2 / CLIP convention)."""
@@ -62,6 +64,7 @@ def _scheduler() -> object:
                          clip_sample=False, set_alpha_to_one=False, steps_offset=1)
 
 
+@isolated_rng
 def make_tiny_sd(folder: str | Path, seed: int = 0) -> Path:
     """Write a tiny SD1.x-shaped pipeline (context width 32) to `folder`; returns the folder."""
     from diffusers import StableDiffusionPipeline, UNet2DConditionModel
@@ -81,6 +84,7 @@ def make_tiny_sd(folder: str | Path, seed: int = 0) -> Path:
     return Path(folder)
 
 
+@isolated_rng
 def make_tiny_sdxl(folder: str | Path, seed: int = 0) -> Path:
     """Write a tiny SDXL-shaped pipeline (context 64 = 32 + 32, pooled 32) to `folder`; returns the folder."""
     from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel

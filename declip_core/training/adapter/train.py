@@ -16,6 +16,7 @@ from declip_core.training.adapter.data import CaptionedImageDataset
 from declip_core.training.adapter.diffusion import FrozenDiffusion
 from declip_core.adapter.dp_adapter import DPAdapter, DPAdapterConfig
 from declip_core.adapter.io import save_adapter
+from declip_core.training.runtime import isolated_rng
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ def _conditions(
     return perceptual, semantic, captions
 
 
+@isolated_rng
 def train(cfg: TrainConfig, log: Callable[[str], None] = print, declip: Any = None) -> TrainResult:
     """Train a DP-Adapter for the diffusion model in cfg.pretrained and save it to cfg.output.
 

@@ -28,6 +28,7 @@ from declip_core.training.control_demo.model import (
     parameter_count,
     save_control_demo,
 )
+from declip_core.training.runtime import isolated_rng, torch_threads
 
 STATE_KIND = "control_demo_state"
 MODEL_FILE = "control_demo.safetensors"
@@ -142,7 +143,6 @@ def train(cfg: TrainConfig, declip: Any = None, log: Callable[[str], None] = pri
 
     declip: a built DeCLIP (tests); None loads cfg.declip. photos: training photos (tests); None: offline photos.
     """
-    torch.set_num_threads(cfg.threads)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_file = (out / "train_log.jsonl").open("a", encoding="utf-8")
@@ -154,11 +154,13 @@ def train(cfg: TrainConfig, declip: Any = None, log: Callable[[str], None] = pri
         log_file.flush()
 
     try:
-        return _train(cfg, declip, emit, photos, out)
+        with torch_threads(cfg.threads):
+            return _train(cfg, declip, emit, photos, out)
     finally:
         log_file.close()
 
 
+@isolated_rng
 def _train(cfg: TrainConfig, declip: Any, emit: Callable[[dict[str, Any]], None], photos: list[Path] | None,
            out: Path) -> TrainResult:
     t_start = time.perf_counter()

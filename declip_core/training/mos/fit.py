@@ -3,8 +3,7 @@ embeddings (the standardisation folded into its first layer); `predict` averages
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -12,31 +11,25 @@ import torch
 from declip_core.iqa.heads import RegressionHead
 from declip_core.training.mos.embed import ViewEmbeddings
 from declip_core.training.quality_heads import fit_regression_head
+from declip_core.training.runtime import torch_threads
 
 _HERE = "declip_core/training/mos/fit.py"
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Small full-batch fits run far faster on one intra-op thread, above all on a loaded machine
-    (measured 40x on a 2-core box under load: spinning OpenMP threads)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
-def fit_mos_head(emb: np.ndarray, targets: np.ndarray, epochs: int = 400, seed: int = 0) -> RegressionHead:
+def fit_mos_head(emb: np.ndarray, targets: np.ndarray, epochs: int = 400, seed: int = 0,
+                 threads: int | None = 1) -> RegressionHead:
     """A RegressionHead fitted on standardised embeddings, the standardisation folded into its first
-    layer, so it takes raw perceptual embeddings like every other head."""
+    layer, so it takes raw perceptual embeddings like every other head.
+
+    threads: intra-op threads for the fit, restored afterwards (None: leave torch's setting). Small
+    full-batch fits run far faster on one thread, above all on a loaded machine (measured 40x on a
+    2-core box under load: spinning OpenMP threads)."""
     x = torch.from_numpy(np.asarray(emb, dtype=np.float32))
     y = torch.from_numpy(np.asarray(targets, dtype=np.float32))
     if x.ndim != 2 or y.shape != (x.shape[0],) or not bool(torch.isfinite(x).all() and torch.isfinite(y).all()):
         raise ValueError(f"{_HERE}: need finite emb (N, P) and targets (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
     mu, sd = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
-    with _one_thread():
+    with torch_threads(threads):
         head = fit_regression_head((x - mu) / sd, y, epochs=epochs, seed=seed)
     first = head.net[0]
     with torch.no_grad():  # W((x - mu) / sd) + b == (W / sd) x + (b - (W / sd) mu)
