@@ -79,6 +79,13 @@ class QualityModel(nn.Module):
         return {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
 
 
+def default_head_tag(metric: str) -> str:
+    """The weight tag of the shipped head a metric uses by default ('lite-tech', 'lite-aes'): pyiqa's default too."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    return f"lite-{metric}"
+
+
 def default_views(metric: str) -> ViewPolicy:
     """tech: native-resolution crops (distortions live at pixel scale); aes: one whole-image view."""
     return ViewPolicy("crops") if metric == "tech" else ViewPolicy("resize")
@@ -163,7 +170,7 @@ def create_quality_model(metric: str = "tech", checkpoint: str | Path | None = N
         return freeze(QualityModel(dc, metric, zs, zero_shot_head(dc, "tech"), "zeroshot").to(device))
     if head not in (None, "regression", "default"):
         raise ValueError(f"head must be None, 'default', 'regression' or 'zeroshot', got {head!r}")
-    path = resolve_checkpoint(checkpoint or f"lite-{metric}", kind=HEAD_KIND)
+    path = resolve_checkpoint(checkpoint or default_head_tag(metric), kind=HEAD_KIND)
     qm = freeze(load_quality_head(path, dc).to(device))
     if head == "regression" and qm.head_type != "regression":
         raise ValueError(f"{path} holds a {qm.head_type!r} head, not a regression head")

@@ -127,6 +127,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, declip: Any = No
         hidden_dim=cfg.hidden_dim,
     )
     adapter = DPAdapter(acfg).to(cfg.device).train()
+    adapter.declip_sha256 = declip.checkpoint_sha256  # saved with it: embeddings of other DeCLIPs are refused
     opt = torch.optim.AdamW(adapter.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     data = CaptionedImageDataset(cfg.data, cfg.resolution)
     loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=not cfg.overfit_batch, drop_last=len(data) >= cfg.batch_size,
