@@ -69,7 +69,7 @@ class Scored:
     def header(self) -> str:
         lo, hi = self.score_range
         better = "lower is better" if self.lower_better else "higher is better"
-        return f"DeCLIP {METRIC_NAMES[self.metric]}, head {self.head} (range {lo:g}..{hi:g}, {better})"
+        return f"DeCLIP {METRIC_NAMES[self.metric]}, head {self.head}\nscores {lo:g}..{hi:g}, {better}"
 
     def line(self, i: int) -> str:
         attrs = ", ".join(f"{k} {float(v[i]):.2f}" for k, v in self.attributes.items())
