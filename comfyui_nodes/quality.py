@@ -208,7 +208,7 @@ class DeCLIPQualityFilter:
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
         return {"required": {
-            "images": ("IMAGE", {"tooltip": "The batch to filter."}),
+            "images": ("IMAGE", {"tooltip": "The batch to filter, e.g. the decoded batch of a sampler."}),
             **_common_inputs(),
             "threshold": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip":
                                     "Keep images scoring at least this, 0 to 1 (default 0.5)."}),
