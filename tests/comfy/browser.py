@@ -13,7 +13,7 @@ CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 DRIVER_CANDIDATES = ("chromedriver",)
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1600,1000")
+         "--disable-dev-shm-usage", "--window-size=2200,1300")
 
 
 def find_binaries() -> tuple[str | None, str | None]:

@@ -31,7 +31,9 @@ def open_editor(driver: Any, url: str) -> None:
     driver.get(url + "/")
     wait_for(driver, "return !!(window.app && window.app.graph && window.LiteGraph && "
                      "window.LiteGraph.registered_node_types['DeCLIPQualityScore'])", 120, "the editor to load")
-    time.sleep(1.0)
+    end = time.monotonic() + 8.0  # a first start opens the Templates panel a moment later: wait for it, close it
+    while time.monotonic() < end and not open_dialogs(driver):
+        time.sleep(0.5)
     close_dialogs(driver)
 
 
@@ -57,14 +59,26 @@ def close_dialogs(driver: Any) -> None:
         time.sleep(0.5)
 
 
-def search_nodes(driver: Any, query: str) -> list[str]:
-    """On an emptied canvas: double-click, type `query` in the node search box, return the result labels."""
-    close_dialogs(driver)
-    driver.execute_script("app.graph.clear(); app.canvas.setDirty(true, true);")
-    canvas = driver.find_element(By.ID, "graph-canvas")
-    ActionChains(driver).move_to_element_with_offset(canvas, 0, 0).double_click().perform()
-    box = wait_for(driver, "return document.querySelector('.comfy-vue-node-search-container input, "
-                           "input[placeholder*=\"Search\" i]')", 20, "the node search box")
+SEARCH_BOX = "return document.querySelector('.comfy-vue-node-search-container input')"
+
+
+def search_nodes(driver: Any, query: str, tries: int = 3) -> list[str]:
+    """On an emptied canvas: double-click, type `query` in the node search box, return the result labels.
+
+    Retried when the box does not open (a late first-start dialog can swallow the double-click).
+    """
+    for attempt in range(tries):
+        close_dialogs(driver)
+        driver.execute_script("app.graph.clear(); app.canvas.setDirty(true, true);")
+        canvas = driver.find_element(By.ID, "graph-canvas")
+        ActionChains(driver).move_to_element_with_offset(canvas, 0, 0).double_click().perform()
+        try:
+            box = wait_for(driver, SEARCH_BOX, 10, "the node search box")
+            break
+        except TimeoutError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(2.0)
     box.send_keys(query)
     time.sleep(1.5)
     return driver.execute_script(

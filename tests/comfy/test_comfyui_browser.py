@@ -76,8 +76,10 @@ def test_every_node_is_found_by_searching_declip(editor: Any) -> None:
 
     from comfyui_nodes import NODE_DISPLAY_NAME_MAPPINGS
 
-    found = comfy_ui.search_nodes(editor, "DeCLIP")
-    comfy_ui.screenshot(editor, ARTIFACTS / "search_declip.png")
+    try:
+        found = comfy_ui.search_nodes(editor, "DeCLIP")
+    finally:
+        comfy_ui.screenshot(editor, ARTIFACTS / "search_declip.png")
     assert set(NODE_DISPLAY_NAME_MAPPINGS.values()) <= set(found), found
 
 
