@@ -47,6 +47,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
     if not example.is_file():  # older checkouts: any picture will do
         example = REPO / "declip_core" / "assets" / "samples" / "chelsea.png"
     shutil.copy(example, base / "input" / "example.png")
+    # not a first start: otherwise the editor opens the Templates panel and loads a core template by itself
+    (base / "user" / "default").mkdir(parents=True)
+    (base / "user" / "default" / "comfy.settings.json").write_text(json.dumps({"Comfy.TutorialCompleted": True}))
     srv = start(Path(COMFYUI_PATH), base, python=os.environ.get("COMFYUI_PYTHON"))
     try:
         yield srv
