@@ -142,3 +142,6 @@ def test_cli_end_to_end_with_lite_declip(tiny_sd, data_dir, tmp_path, lite_backb
     assert [e["event"] for e in events].count("step") == 3 and events[-1]["event"] == "saved"
     adapter = load_adapter(out)
     assert adapter.config.perceptual_dim == 32 and adapter.config.context_dim == 32
+    from declip_core.checkpoint import read_config
+
+    assert adapter.declip_sha256 == read_config(ckpt)["sha256"]  # so embeddings of other DeCLIPs are refused
