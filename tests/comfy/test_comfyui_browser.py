@@ -24,6 +24,7 @@ from browser import missing_reason, start_chromium
 from comfy_server import REPO, ComfyServer, start
 
 COMFYUI_PATH = os.environ.get("COMFYUI_PATH")
+ORPHAN = "my_declip.safetensors"
 ARTIFACTS = Path(os.environ.get("DECLIP_ARTIFACTS", REPO / "artifacts")) / "comfyui_browser"
 TEMPLATES = REPO / "comfyui_nodes" / "example_workflows"
 _MISSING = missing_reason()
@@ -47,6 +48,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
     if not example.is_file():  # older checkouts: any picture will do
         example = REPO / "declip_core" / "assets" / "samples" / "chelsea.png"
     shutil.copy(example, base / "input" / "example.png")
+    (base / "models" / "declip").mkdir(parents=True)  # a checkpoint copied without its .json
+    shutil.copy(REPO / "declip_core" / "weights" / "declip-lite-v1.safetensors", base / "models" / "declip" / ORPHAN)
     # not a first start: otherwise the editor opens the Templates panel and loads a core template by itself
     (base / "user" / "default").mkdir(parents=True)
     (base / "user" / "default" / "comfy.settings.json").write_text(json.dumps({"Comfy.TutorialCompleted": True}))
@@ -125,3 +128,27 @@ def test_queued_quality_workflow_shows_scores_on_the_node(editor: Any, server: C
     assert sorted(texts) == shown  # what the node shows is what the server returned
     assert any("technical quality, head lite-tech (regression)" in t for t in texts)
     assert any("aesthetic quality, head lite-aes (regression)" in t for t in texts)
+
+
+def test_unusable_checkpoint_is_listed_and_its_error_shown(editor: Any) -> None:
+    """A .safetensors without its .json: marked in the DeCLIP Loader's list; choosing it and pressing Run shows
+    ComfyUI's error dialog with the reason."""
+    import comfy_ui
+
+    comfy_ui.open_template(editor, "DeCLIP - Score image quality")
+    options = editor.execute_script(
+        "const n = app.graph._nodes.find(n => n.type === 'DeCLIPLoader');"
+        "return n.widgets.find(w => w.name === 'declip_name').options.values;")
+    marked = [o for o in options if ORPHAN in o]
+    assert len(marked) == 1 and marked[0].startswith("⚠ unusable: ") and "my_declip.json beside it" in marked[0]
+    editor.execute_script(
+        "const n = app.graph._nodes.find(n => n.type === 'DeCLIPLoader');"
+        "const w = n.widgets.find(w => w.name === 'declip_name'); w.value = arguments[0]; w.callback?.(w.value);",
+        marked[0])
+    comfy_ui.press_run(editor)
+    dialogs = comfy_ui.wait_for(editor, "const d = [...document.querySelectorAll('.p-dialog')].map(d => d.innerText);"
+                                        "return d.some(t => t.includes('beside it')) ? d : null", 120,
+                                "the error dialog")
+    comfy_ui.screenshot(editor, ARTIFACTS / "unusable_checkpoint_error.png")
+    assert any("DeCLIPLoader" in d or "DeCLIP Loader" in d for d in dialogs), dialogs
+    comfy_ui.close_dialogs(editor)
