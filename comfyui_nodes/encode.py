@@ -32,8 +32,8 @@ class DeCLIPImageEncode:
     RETURN_TYPES = (T.PERCEPTUAL, T.SEMANTIC)
     RETURN_NAMES = ("perceptual", "semantic")
     OUTPUT_TOOLTIPS = ("How each image looks: one DeCLIP perceptual embedding per image of the batch.",
-                       "What each image shows: one DeCLIP semantic embedding per image (read only by adapters "
-                       "trained with semantics).")
+                       ("What each image shows: one DeCLIP semantic embedding per image (read only by adapters "
+                        "trained with semantics)."))
     FUNCTION = "encode"
 
     @classmethod

@@ -37,7 +37,7 @@ def register_model_folder() -> Path | None:
     return folder
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _warn_once(path: str, mtime_ns: int, reason: str) -> None:
     """Log one warning per (file, version, reason): ComfyUI asks for the node lists many times."""
     log.warning("DeCLIP: %s cannot be loaded: %s", path, reason)

@@ -23,7 +23,13 @@ from comfyui_nodes.encode import DeCLIPImageEncode, DeCLIPPhraseEncode
 from comfyui_nodes.image_convert import comfy_image_to_bchw
 from comfyui_nodes.loaders import NO_ADAPTER, DeCLIPLoader, DPAdapterLoader
 from comfyui_nodes.model_paths import unusable_label
-from comfyui_nodes.quality import EMPTY, KEEP_BEST, DeCLIPBestOfN, DeCLIPQualityFilter, DeCLIPQualityScore
+from comfyui_nodes.quality import (
+    EMPTY,
+    KEEP_BEST,
+    DeCLIPBestOfN,
+    DeCLIPQualityFilter,
+    DeCLIPQualityScore,
+)
 from comfyui_nodes.socket_types import LINK_COLOURS
 from declip_core.adapter import DPAdapter, DPAdapterConfig, load_adapter, save_adapter
 from declip_core.adapter.embedding import SourcedEmbedding
@@ -425,6 +431,7 @@ def test_quality_filter_by_threshold(declip) -> None:
     cut = sorted(all_scores)[1]  # the 2nd lowest: three images pass
     picked, scores, indices, _ = DeCLIPQualityFilter().select(images, declip, "tech", "zeroshot", cut)["result"]
     assert indices == [i for i, s in enumerate(all_scores) if s >= cut] and len(indices) == 3
+    assert scores == pytest.approx([all_scores[i] for i in indices])
     torch.testing.assert_close(picked, images[indices])
     best = max(range(4), key=all_scores.__getitem__)
     above_all = max(all_scores) + 1e-3  # no image reaches it
@@ -450,7 +457,7 @@ def test_every_input_and_output_has_a_tooltip(name: str) -> None:
 
 def test_frontend_extension_is_served_and_matches_python() -> None:
     js = (PACK / WEB_DIRECTORY / "declip.js").read_text()
-    table = dict(re.findall(r'^\s+(\w+): "(#[0-9A-Fa-f]{6})",$', js, flags=re.M))
+    table = dict(re.findall(r'^\s+(\w+): "(#[0-9A-Fa-f]{6})",$', js, flags=re.MULTILINE))
     assert table == LINK_COLOURS  # the link colours the editor uses are the socket types of socket_types.py
     for node in ("DeCLIPQualityScore", "DeCLIPBestOfN", "DeCLIPQualityFilter"):
         assert f'"{node}"' in js and NODE_CLASS_MAPPINGS[node].OUTPUT_NODE

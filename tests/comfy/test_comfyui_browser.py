@@ -92,6 +92,7 @@ def test_every_node_is_found_by_searching_declip(editor: Any) -> None:
 def test_every_template_loads_without_a_dialog(editor: Any) -> None:
     import comfy_ui
 
+    from comfyui_nodes.loaders import NO_ADAPTER
     from comfyui_nodes.socket_types import LINK_COLOURS
 
     names = comfy_ui.template_names(editor)
@@ -106,6 +107,10 @@ def test_every_template_loads_without_a_dialog(editor: Any) -> None:
         assert comfy_ui.overlaps(nodes) == [], name
         assert comfy_ui.thumbnail_loaded(editor, name), f"{name}: no thumbnail {name}.jpg"
         assert comfy_ui.link_colours(editor, list(LINK_COLOURS)) == LINK_COLOURS
+        for values, options in editor.execute_script(  # no adapter installed: the loader shows the hint
+                "return app.graph._nodes.filter(n => n.type === 'DPAdapterLoader').map(n => "
+                "[n.widgets[0].value, n.widgets[0].options.values])"):
+            assert values == NO_ADAPTER and options == [NO_ADAPTER]
         comfy_ui.fit_view(editor)
         comfy_ui.screenshot(editor, ARTIFACTS / f"template {name}.png")
 

@@ -20,9 +20,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from comfy_server import REPO, ComfyServer, start
 from build_workflows import WORKFLOWS as EXAMPLES
-from make_declip_models import ADAPTER_SD15, ADAPTER_SDXL, ADAPTER_WRONG_DECLIP, DECLIP_NAME, ORPHAN, make_declip_models
+from comfy_server import REPO, ComfyServer, start
+from make_declip_models import (
+    ADAPTER_SD15,
+    ADAPTER_SDXL,
+    ADAPTER_WRONG_DECLIP,
+    DECLIP_NAME,
+    ORPHAN,
+    make_declip_models,
+)
 from make_tiny_sd15 import make_tiny_sd15
 from PIL import Image
 from ui_to_api import ui_to_api
@@ -97,9 +104,8 @@ def _error(entry: dict[str, Any]) -> dict[str, Any]:
 def test_pack_is_loaded_and_lists_models(server: ComfyServer) -> None:
     info = server.get("/object_info")
     assert OUR_NODES <= info.keys(), server.log()[-3000:]
-    from declip_core.pretrained import list_pretrained
-
     from comfyui_nodes.model_paths import UNUSABLE
+    from declip_core.pretrained import list_pretrained
 
     # usable files in models/declip/ first, then files that cannot be loaded (marked), then the bundled tags
     names = info["DeCLIPLoader"]["input"]["required"]["declip_name"][0]
