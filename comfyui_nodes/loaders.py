@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import socket_types as T
-from .model_paths import list_checkpoints, resolve
+from .model_paths import UNUSABLE, list_checkpoints, resolve
 
 NO_ADAPTER = "(none in models/declip/: train one with training/train_adapter.py)"
 NO_ADAPTER_HELP = (
@@ -61,7 +61,9 @@ class DPAdapterLoader:
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
-        choices = _choices("dp_adapter") or [NO_ADAPTER]
+        choices = _choices("dp_adapter")
+        if not any(not c.startswith(UNUSABLE) for c in choices):  # nothing loadable: the hint comes first
+            choices = [NO_ADAPTER, *choices]
         return {"required": {"adapter_name": (choices, {
             "tooltip": "Which DP-Adapter to load from ComfyUI/models/declip/ (the .safetensors with its .json). "
                        "It must be trained for the diffusion model you sample with and for the DeCLIP model you "

@@ -169,10 +169,14 @@ def test_empty_adapter_list_shows_a_hint(tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "folder_paths", _FakeFolderPaths(tmp_path / "models"))
     from comfyui_nodes.model_paths import register_model_folder
 
-    register_model_folder()
+    folder = register_model_folder()
     spec = DPAdapterLoader.INPUT_TYPES()["required"]["adapter_name"]
     assert spec[0] == [NO_ADAPTER] and "train_adapter.py" in NO_ADAPTER and "models/declip" in NO_ADAPTER
     assert "train_adapter.py" in spec[1]["tooltip"]
+    folder.mkdir(parents=True)
+    (folder / "x.safetensors").write_bytes(b"copied without its .json")  # only an unusable file: hint first
+    names = DPAdapterLoader.INPUT_TYPES()["required"]["adapter_name"][0]
+    assert names[0] == NO_ADAPTER and len(names) == 2 and names[1].startswith("⚠ unusable: x.safetensors")
     with pytest.raises(ValueError, match="No DP-Adapter is installed.*train_adapter.py.*models/declip"):
         DPAdapterLoader().load(NO_ADAPTER)
 
