@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence, Union
@@ -272,8 +273,14 @@ class _Dispatch:
             self.in_flight.popleft()
 
 
+def _ignore_sigint(_: int) -> None:
+    """Decode processes leave Ctrl-C to the main process (which stops the run and writes what it has);
+    otherwise a worker ended by the same Ctrl-C would look like a crashed decoder."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _loader(ds: _Inputs, sampler: _Dispatch, batch_size: int, workers: int, isolate: bool) -> DataLoader:
-    kw: dict[str, Any] = {"prefetch_factor": 1 if isolate else 2} if workers else {}
+    kw: dict[str, Any] = {"prefetch_factor": 1 if isolate else 2, "worker_init_fn": _ignore_sigint} if workers else {}
     return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers,  # type: ignore[arg-type]
                       collate_fn=list, **kw)
 
