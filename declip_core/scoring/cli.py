@@ -94,6 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {msg}", file=sys.stderr)
         return 2
 
+    try:
+        import pyarrow  # noqa: F401
+        import tqdm  # noqa: F401
+    except ImportError as e:
+        return fail(f"declip-score needs pyarrow and tqdm ({e}): pip install 'declip[scale]'")
     if args.batch_size < 1 or args.workers < 0 or args.actors < 1:
         return fail("--batch-size and --actors must be >= 1, --workers >= 0")
     try:
