@@ -109,7 +109,8 @@ def score_ray(inputs: Iterable[Source], make_scorer: Callable[[], Any], batch_si
                 raise ValueError(f"{_HERE}: the Ray engine takes paths or EncodedImage, got {type(s).__name__}")
         ds = ray.data.from_arrow(_blocks(chunk, max(batch_size, len(chunk) // max(1, 4 * actors) or 1)))
         ds = ds.map_batches(ScoreActor, fn_constructor_args=(make_scorer,), batch_size=batch_size,
-                            batch_format="pyarrow", concurrency=actors, num_cpus=cpus_per_actor,
+                            batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=actors),
+                            num_cpus=cpus_per_actor,
                             num_gpus=num_gpus or None)
         for b in ds.iter_batches(batch_format="pyarrow", batch_size=None):
             yield b.drop_columns(["index"]).to_pylist()
