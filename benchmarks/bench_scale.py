@@ -226,10 +226,10 @@ def table(r: dict, argv) -> str:
              "rss_5N": {"self_mb": float("nan"), "worker_mb": float("nan")}}
     rss_n = r["rss_N"]["self_mb"] + r["rss_N"]["worker_mb"]
     rss_5n = r["rss_5N"]["self_mb"] + r["rss_5N"]["worker_mb"]
-    lines = ["\n".join(rows), "",
-             f"Peak RSS of declip-score (main + decode worker): N={r['n']}: {rss_n:.0f} MB "
+    rss_line = (f"Peak RSS of declip-score (main + decode worker): N={r['n']}: {rss_n:.0f} MB "
              f"({r['rss_N']['self_mb']:.0f} + {r['rss_N']['worker_mb']:.0f}); 5N={5 * r['n']}: {rss_5n:.0f} MB "
-             f"({r['rss_5N']['self_mb']:.0f} + {r['rss_5N']['worker_mb']:.0f})", "",
+             f"({r['rss_5N']['self_mb']:.0f} + {r['rss_5N']['worker_mb']:.0f})")
+    lines = ["\n".join(rows), ""] + ([rss_line, ""] if rss_n == rss_n else []) + [
              "Targets (issue #14):",
              f"- declip_tech / BRISQUE = {local / r['brisque']:.1f}x (target >= 3x): "
              f"{'met' if local >= 3 * r['brisque'] else 'MISSED'}",
@@ -240,7 +240,11 @@ def table(r: dict, argv) -> str:
         ray_steady = max(r["ray1"]["excl_start"], r["ray2"]["excl_start"])
         lines.append(f"- Ray / local = {100 * ray_best / local:.0f}% whole run, {100 * ray_steady / local:.0f}% without start-up "
                      f"(target >= 80%): {'met' if ray_best >= 0.8 * local else 'MISSED'} (whole run)")
-    lines.append(f"- peak RSS 5N / N = {rss_5n / rss_n:.3f} (target <= 1.10): {'met' if rss_5n <= 1.1 * rss_n else 'MISSED'}")
+    if rss_n == rss_n:  # not NaN: measured
+        lines.append(f"- peak RSS 5N / N = {rss_5n / rss_n:.3f} (target <= 1.10): "
+                     f"{'met' if rss_5n <= 1.1 * rss_n else 'MISSED'}")
+    else:
+        lines.append("- peak RSS: not measured in this run (--skip-rss)")
     lines.append(f"\nLoad average (1 min) at start {r['load_start']:.1f}, at end {r['load_end']:.1f}, on {r['cpus']} "
                  f"CPUs, torch threads {r['torch_threads']}; {platform.processor() or platform.machine()}, "
                  f"{_dt.date.today()}. Command: python benchmarks/bench_scale.py {' '.join(argv or sys.argv[1:])}")
