@@ -107,6 +107,7 @@ def test_cli_formats_two_metrics_match_score_files(folder: Path, tmp_path: Path,
     assert all(r["tech"] is None and r["aes"] is None for r in rows if r["error"])
     err = capsys.readouterr().err
     assert "scored 6, failed 2, skipped 0" in err and "1 files without an image extension" in err
+    assert "img/s]" not in err  # no bar when stderr is not a terminal
     if suffix == ".parquet":  # one shared decode + backbone pass gives what each metric gives alone
         from declip_core.iqa import create_quality_model
 
@@ -228,3 +229,31 @@ def test_peak_memory_does_not_grow_with_the_number_of_inputs(tmp_path: Path, fol
         assert pq.ParquetFile(out).metadata.num_rows == n
         peaks[n] = int(r.stdout.split()[-1]) / 1024
     assert peaks[50_000] - peaks[10_000] < 16, peaks
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal() -> None:
+    import io
+
+    from declip_core.scoring.progress import Progress
+
+    buf = io.StringIO()  # not a terminal: no bar
+    p = Progress(stream=buf)
+    p.update(5, 1)
+    s = p.close()
+    assert buf.getvalue() == "" and (s.scored, s.failed) == (4, 1)
+    buf = io.StringIO()
+    p = Progress(enabled=True, stream=buf, count_inputs=lambda: range(10))
+    time.sleep(0.2)  # the counting thread sets the total (for the ETA)
+    p.update(5, 0)
+    p.close()
+    assert "img/s" in buf.getvalue() and "/10" in buf.getvalue()
+    assert "scored 4, failed 1, skipped 0" in s.line("out.parquet")
+
+
+def test_console_script_declared() -> None:
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["declip-score"] == "declip_core.scoring.cli:main"
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(d.startswith("ray[data]") for d in extras["scale"]) and "scale" in extras["all"][0]
