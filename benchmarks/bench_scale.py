@@ -114,7 +114,6 @@ def ray_engine(make, paths, batch_size: int, actors: int, cpus_per_actor: float)
 
 
 def brisque(paths) -> float:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from brisque_compat import CompatBRISQUE
 
     b = CompatBRISQUE()

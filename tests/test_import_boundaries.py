@@ -20,7 +20,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 INFERENCE_MODULES = ("declip_core", "declip_core.inference", "declip_core.iqa", "declip_core.iqa.batch",
-                     "declip_core.iqa.model", "declip_core.pretrained", "declip_core.backbones", "declip_core.adapter",
+                     "declip_core.iqa.model", "declip_core.embed", "declip_core.scoring.cli", "declip_core.scoring.ray_engine",
+                     "declip_core.pretrained", "declip_core.backbones", "declip_core.adapter",
                      "declip_core.adapter.diffusers_helper", "declip_core.constants", "pyiqa_plugin",
                      "pyiqa_plugin.configs", "pyiqa_plugin.arch", "comfyui_nodes")
 FORBIDDEN = ("declip_core.training", "declip_core.demo")

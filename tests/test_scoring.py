@@ -196,7 +196,7 @@ _RSS = textwrap.dedent("""
     from declip_core.scoring.scorer import Scorer
     from declip_core.scoring.sink import ResultSink
     from declip_core.scoring.sources import iter_inputs
-    from declip_core.testing import tiny_declip
+    from declip_core.training.testing import tiny_declip
 
     scorer = Scorer({"tech": create_quality_model("tech", head="zeroshot", declip=tiny_declip())})
     sink = ResultSink(sys.argv[2], scorer.schema(), flush_rows=4096)
