@@ -40,12 +40,9 @@ from PIL import Image
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in (str(ROOT), str(ROOT / "benchmarks")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from declip_core.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion
+from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion
 from declip_core.samples import sample_path
 from declip_core.training.config import DEFAULT_HELDOUT_PHOTOS, DEFAULT_HELDOUT_TYPES
 

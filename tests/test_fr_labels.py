@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from declip_core.data.distortions import Applied, apply_chain
+from declip_core.training.data.distortions import Applied, apply_chain
 from declip_core.training.data.fr_labels import (
     METRICS,
     Calibration,
@@ -112,8 +112,8 @@ class _Captioner:
 def test_builder_ladders_labels_and_split_by_photo(tmp_path):
     """gathered-photos source -> build_i2t -> label_i2t: 3 photos (one per split), 2 training crops,
     one val and one test crop, 192 px to keep it quick."""
-    from declip_core.data.i2t import BuildConfig, build_i2t
-    from declip_core.data.manifest import read_manifest
+    from declip_core.training.data.i2t import BuildConfig, build_i2t
+    from declip_core.training.data.manifest import read_manifest
     from declip_core.training.data.fr_labels import label_i2t
 
     root = tmp_path / "photos"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from declip_core.data.distortions import DISTORTIONS
-from declip_core.data.i2t.build import _caption_representatives, _limit_photos
-from declip_core.data.i2t.photos import photo_id, resolve_sources
-from declip_core.data.i2t.plan import plan_crop
+from declip_core.training.data.distortions import DISTORTIONS
+from declip_core.training.data.i2t.build import _caption_representatives, _limit_photos
+from declip_core.training.data.i2t.photos import photo_id, resolve_sources
+from declip_core.training.data.i2t.plan import plan_crop
 
 
 @pytest.fixture()

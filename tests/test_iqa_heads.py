@@ -3,8 +3,8 @@ import torch
 
 from declip_core.iqa import QualityModel, RegressionHead, ZeroShotHead, load_quality_head, save_quality_head
 from declip_core.iqa.model import zero_shot_head
-from declip_core.testing import tiny_declip
-from declip_core.training.iqa_heads import fit_regression_head, pairwise_accuracy, within_group_srcc
+from declip_core.training.testing import tiny_declip
+from declip_core.training.quality_heads import fit_regression_head, pairwise_accuracy, within_group_srcc
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_within_group_srcc_and_2afc():
     assert pairwise_accuracy({"x": 1.0, "y": 0.0}, [("x", "y"), ("y", "x")]) == 0.5
 
 
-def test_views_crops_large_images_and_resizes_small_ones(declip):
+def test_views_crops_large_and_small_images(declip):
     from declip_core.iqa.views import ViewPolicy, make_views
 
     cfg = declip.backbone.info.preprocess  # 32-px tiny backbone
@@ -89,7 +89,11 @@ def test_views_crops_large_images_and_resizes_small_ones(declip):
     from declip_core.transforms import resize_tensor01
 
     assert torch.allclose(v[:, 0], resize_tensor01(big[:, :, :40, :40], cfg))
-    assert make_views(torch.rand(1, 3, 45, 45), vp, cfg).shape == (1, 1, 3, 32, 32)
+    small = torch.rand(1, 3, 30, 36)  # shorter side below `side`: crops of the whole short side
+    v = make_views(small, vp, cfg)
+    assert v.shape == (1, 5, 3, 32, 32)
+    assert torch.allclose(v[:, 0], resize_tensor01(small[:, :, :30, :30], cfg))
+    assert make_views(big, ViewPolicy("crops", side=40, layout="grid", grid=3), cfg).shape == (2, 9, 3, 32, 32)
     assert make_views(big, ViewPolicy("resize"), cfg).shape == (2, 1, 3, 32, 32)
     with pytest.raises(ValueError):
         ViewPolicy("tiles")

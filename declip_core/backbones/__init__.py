@@ -2,6 +2,7 @@
 
 Specs:
   "lite"                              embedded offline stand-in (EfficientNet-Lite0 + MiniLM; not CLIP)
+  "lite1", "lite2"                    the same with EfficientNet-Lite1 (240 px) / Lite2 (260 px) on timm
   "openclip:<arch>/<pretrained tag>"  open_clip weights found in the Hugging Face cache
   "openclip:<arch>@<file or dir>"     open_clip weights from a local file or folder
 """

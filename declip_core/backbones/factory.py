@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from declip_core.backbones.base import Backbone
 
+LITE_SPECS = ("lite", "lite1", "lite2")  # EfficientNet-Lite0/1/2 + MiniLM
+
 
 @dataclass(frozen=True)
 class ParsedSpec:
@@ -15,12 +17,12 @@ class ParsedSpec:
 
 
 def parse_spec(spec: str) -> ParsedSpec:
-    """'lite' | 'openclip:<arch>/<tag>' | 'openclip:<arch>@<file or dir>'."""
+    """'lite' | 'lite1' | 'lite2' | 'openclip:<arch>/<tag>' | 'openclip:<arch>@<file or dir>'."""
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"backbone spec must be a non-empty string, got {spec!r}")
     spec = spec.strip()
-    if spec == "lite":
-        return ParsedSpec("lite")
+    if spec in LITE_SPECS:
+        return ParsedSpec("lite", arch=spec)
     if spec.startswith("openclip:"):
         rest = spec[len("openclip:"):]
         if "@" in rest:
@@ -34,7 +36,7 @@ def parse_spec(spec: str) -> ParsedSpec:
                 raise ValueError(f"bad spec {spec!r}: expected 'openclip:<arch>/<pretrained tag>'")
             return ParsedSpec("openclip", arch=arch, tag=tag)
         raise ValueError(f"bad spec {spec!r}: expected 'openclip:<arch>/<tag>' or 'openclip:<arch>@<path>'")
-    raise ValueError(f"unknown backbone spec {spec!r}; use 'lite', 'openclip:<arch>/<tag>' "
+    raise ValueError(f"unknown backbone spec {spec!r}; use 'lite', 'lite1', 'lite2', 'openclip:<arch>/<tag>' "
                      "or 'openclip:<arch>@<local file or dir>'")
 
 

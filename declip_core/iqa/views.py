@@ -2,10 +2,17 @@
 
 Distortions live at the pixel scale: downscaling a 12-MP photo to 224 px hides blur and noise.
 The I&2T training images are distorted 256-px crops seen at (almost) native scale, so the `crops`
-policy scores five native-resolution `side`-px crops (four corners and the centre), each resized to
-the backbone input exactly as in training, and averages their scores. Images too small for crops
-(shorter side < 1.2 x side) fall back to one resized view. `resize` is one whole-image view (used for
-aesthetics, where composition matters).
+policy scores native-resolution square crops (`layout`: the four corners and the centre, or an
+n x n grid), each resized to the backbone input exactly as in training, and averages their scores.
+`resize` is one whole-image view (used for aesthetics, where composition matters).
+
+The crop side changes continuously with the image size, so the score does too (no policy switch):
+    c = min(short, side * max(1, short / max_side))
+- images with a shorter side below `side` give crops of the whole short side (for a square image all
+  crops are the whole image; they merge continuously as the image grows past `side`);
+- images with a shorter side above `max_side` give proportionally larger crops, i.e. the view sees the
+  image as if downscaled to `max_side` (the crop is resized to the backbone input anyway), without a
+  separate whole-image resample that would switch on at one size.
 """
 from __future__ import annotations
 
@@ -17,27 +24,55 @@ from declip_core.backbones.base import PreprocessConfig
 from declip_core.transforms import clamp01, resize_tensor01
 
 POLICIES = ("resize", "crops")
+LAYOUTS = ("five", "grid")
 
 
 @dataclass(frozen=True)
 class ViewPolicy:
+    """policy: 'crops' or 'resize'. side: crop side in pixels at native scale (>= 8).
+    max_side: shorter sides above this are seen downscaled to it (crops grow by short / max_side).
+    layout: 'five' (4 corners + centre) or 'grid' (grid x grid evenly spaced crops, corners included)."""
+
     policy: str = "resize"
     side: int = 256
-    max_side: int = 2048  # larger images are downscaled to this shorter side first (speed)
+    max_side: int = 2048
+    layout: str = "five"
+    grid: int = 3
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise ValueError(f"view policy must be one of {POLICIES}, got {self.policy!r}")
         if self.side < 8 or self.max_side < self.side:
             raise ValueError(f"bad view sizes side={self.side} max_side={self.max_side}")
+        if self.layout not in LAYOUTS or self.grid < 2:
+            raise ValueError(f"bad crop layout {self.layout!r} (one of {LAYOUTS}) / grid={self.grid} (>= 2)")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def crop_side(h: int, w: int, vp: ViewPolicy) -> int:
+    """Side in pixels of the square crops of an (h, w) image: min(short, side * max(1, short / max_side))."""
+    short = min(h, w)
+    return min(short, max(vp.side, round(vp.side * short / vp.max_side)))
+
+
+def crop_boxes(h: int, w: int, vp: ViewPolicy) -> list[tuple[int, int, int]]:
+    """(top, left, c) of each crop of an (h, w) image under a 'crops' policy."""
+    c = crop_side(h, w, vp)
+    if vp.layout == "five":
+        return [(0, 0, c), (0, w - c, c), (h - c, 0, c), (h - c, w - c, c), ((h - c) // 2, (w - c) // 2, c)]
+    g = vp.grid
+    tops = [round(i * (h - c) / (g - 1)) for i in range(g)]
+    lefts = [round(j * (w - c) / (g - 1)) for j in range(g)]
+    return [(t, l, c) for t in tops for l in lefts]
+
+
 def n_views(h: int, w: int, vp: ViewPolicy) -> int:
-    """Number of views an (h, w) image gives."""
-    return 5 if vp.policy == "crops" and min(h, w) >= 1.2 * vp.side else 1
+    """Number of views an (h, w) image gives (the same for every size)."""
+    if vp.policy == "resize":
+        return 1
+    return 5 if vp.layout == "five" else vp.grid * vp.grid
 
 
 def make_views(images01: torch.Tensor, vp: ViewPolicy, cfg: PreprocessConfig) -> torch.Tensor:
@@ -45,15 +80,13 @@ def make_views(images01: torch.Tensor, vp: ViewPolicy, cfg: PreprocessConfig) ->
     if images01.ndim != 4 or images01.shape[1] != 3:
         raise ValueError(f"expected images (B, 3, H, W) in 0..1, got {tuple(images01.shape)}")
     h, w = images01.shape[-2:]
-    if min(h, w) > vp.max_side:
-        s = vp.max_side / min(h, w)
-        images01 = torch.nn.functional.interpolate(images01, size=(max(1, round(h * s)), max(1, round(w * s))),
-                                                   mode="bicubic", antialias=True, align_corners=False)
-        images01 = clamp01(images01)  # straight-through: pixels at 0 and 1 keep their gradient
-        h, w = images01.shape[-2:]
-    if n_views(h, w, vp) == 1:
+    if vp.policy == "resize":
+        if min(h, w) > vp.max_side:
+            s = vp.max_side / min(h, w)
+            images01 = torch.nn.functional.interpolate(images01, size=(max(1, round(h * s)), max(1, round(w * s))),
+                                                       mode="bicubic", antialias=True, align_corners=False)
+            images01 = clamp01(images01)  # straight-through: pixels at 0 and 1 keep their gradient
         return resize_tensor01(images01, cfg).unsqueeze(1)
-    c = vp.side
-    offs = [(0, 0), (0, w - c), (h - c, 0), (h - c, w - c), ((h - c) // 2, (w - c) // 2)]
-    crops = [images01[:, :, t : t + c, l : l + c] for t, l in offs]
-    return torch.stack([resize_tensor01(x, cfg) for x in crops], dim=1)  # (B, 5, 3, S, S)
+    crops = torch.stack([images01[:, :, t : t + c, l : l + c] for t, l, c in crop_boxes(h, w, vp)], dim=1)
+    b, k = crops.shape[:2]  # crops: (B, K, 3, c, c), all of one size: resized in one call
+    return resize_tensor01(crops.flatten(0, 1), cfg).unflatten(0, (b, k))  # (B, K, 3, S, S)

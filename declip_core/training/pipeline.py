@@ -8,9 +8,9 @@ from typing import Sequence
 import numpy as np
 
 from declip_core.backbones import Backbone
-from declip_core.data.manifest import Row
+from declip_core.training.data.manifest import Row
 from declip_core.model import select_features
-from declip_core.training.disentangle import TrainArrays
+from declip_core.training.disentangler import TrainArrays
 from declip_core.training.feature_cache import FeatureCache, TextCache
 
 import torch

@@ -1,1 +1,1 @@
-"""Command-line front ends of the training tools (`training/<name>.py` are thin shims)."""
+"""Command-line programs behind training/*.py and the console scripts in pyproject.toml (`main(argv)`)."""

@@ -1,1 +1,1 @@
-"""Dataset building for training (photo collection, labels)."""
+"""Dataset building for training: distortion library, I&2T builders, photo collection, FR labels."""

@@ -213,7 +213,7 @@ def label_i2t(root: str | Path, cache_path: str | Path | None = None, metrics: S
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from declip_core.data.manifest import shard_dirs
+    from declip_core.training.data.manifest import shard_dirs
 
     t0 = time.time()
     root = Path(root)
