@@ -24,10 +24,8 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from declip_core.control_demo.benchmark import (  # noqa: E402
+from declip_core.training.control_demo.benchmark import (
     KINDS,
     FamilyResult,
     Request,
@@ -36,7 +34,7 @@ from declip_core.control_demo.benchmark import (  # noqa: E402
     generate_requests,
     verdict,
 )
-from declip_core.control_demo.data import (  # noqa: E402
+from declip_core.training.control_demo.data import (
     CONDITIONS,
     FAMILIES,
     LEVELS,
@@ -49,8 +47,8 @@ from declip_core.control_demo.data import (  # noqa: E402
     train_photo_paths,
     training_phrases,
 )
-from declip_core.control_demo.model import load_control_demo, sample  # noqa: E402
-from declip_core.control_demo.stats import measure_images, to_uint8  # noqa: E402
+from declip_core.training.control_demo.model import load_control_demo, sample
+from declip_core.training.control_demo.stats import measure_images, to_uint8
 
 MODEL_TAG = "control-demo"
 DEFAULT_MODEL = "runs/control/control_demo.safetensors"

@@ -6,7 +6,6 @@ Not a test: timings depend on the machine and its load.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,11 +14,9 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from declip_core.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion  # noqa: E402
-from declip_core.samples import sample_path  # noqa: E402
+from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion
+from declip_core.samples import sample_path
 
 
 def load_512(name: str) -> np.ndarray:

@@ -19,12 +19,10 @@ from pathlib import Path
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from declip_core.data.i2t import BuildConfig, build_i2t
-from declip_core.data.texts import Captioner
+from declip_core.training.data.i2t import BuildConfig, build_i2t
+from declip_core.training.data.texts import Captioner
 from declip_core.training.config import DEFAULT_HELDOUT_PHOTOS, DEFAULT_HELDOUT_TYPES
 
 
@@ -59,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from declip_core.backbones import create_backbone
-    from declip_core.data.i2t.captioner import lite_captioner
+    from declip_core.training.data.i2t.captioner import lite_captioner
 
     t0 = time.perf_counter()
     backbone = create_backbone("lite")

@@ -45,12 +45,9 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in (str(ROOT), str(ROOT / "benchmarks")):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from declip_core.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion
+from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion
 from declip_core.samples import sample_path
 from declip_core.training.config import DEFAULT_HELDOUT_PHOTOS, DEFAULT_HELDOUT_TYPES
 from declip_core.training.ranking import group_2afc, group_srcc
@@ -83,7 +80,7 @@ def heldout_crops(i2t: str | Path, split: str, per_photo: int, max_photos: int |
                   ) -> dict[str, np.ndarray]:
     """Clean crops of a built I&2T set's `split` photos: 'photo#k' -> (S, S, 3) uint8, at most `per_photo`
     per photo (in manifest order), at most `max_photos` photos (sorted by id)."""
-    from declip_core.data.manifest import read_manifest
+    from declip_core.training.data.manifest import read_manifest
 
     rows = [r for r in read_manifest(i2t, splits=[split]) if r["perc_key"] == "clean" and not r.chain]
     if not rows:

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +22,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def _best_ms(fn, repeats: int) -> float:
@@ -89,10 +87,8 @@ def _make_files(n: int, d: Path) -> list[str]:
 def bench_pyiqa(n_files: int) -> None:
     import numpy as np
     import pyiqa
-    from PIL import Image
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from brisque_compat import CompatBRISQUE
+    from PIL import Image
 
     def brisque():
         b = CompatBRISQUE()

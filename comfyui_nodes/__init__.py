@@ -1,8 +1,9 @@
-"""DeCLIP nodes for ComfyUI: perceptual conditioning (DP-Adapter) and quality scores.
+"""DeCLIP nodes for ComfyUI: quality scores, best-of-N selection and perceptual conditioning (DP-Adapter).
 
 Install: place or symlink this folder in ComfyUI's custom_nodes/, make `declip_core` importable
-in ComfyUI's Python (pip install the DeCLIP repo, or put it on PYTHONPATH), and put checkpoints in
-ComfyUI's models/declip/. Imports without ComfyUI (for tests); see README.md.
+in ComfyUI's Python (pip install the DeCLIP repo, or put it on PYTHONPATH); extra checkpoints go in
+ComfyUI's models/declip/. `web/` holds the frontend extension (scores on the node, link colours);
+`example_workflows/` the templates ComfyUI lists. Imports without ComfyUI (for tests); see README.md.
 """
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from .apply import DPAdapterApply
 from .encode import DeCLIPImageEncode, DeCLIPPhraseEncode
 from .loaders import DeCLIPLoader, DPAdapterLoader
 from .model_paths import register_model_folder
-from .quality import DeCLIPQualityScore
+from .quality import DeCLIPBestOfN, DeCLIPQualityFilter, DeCLIPQualityScore
 
 register_model_folder()  # adds models/declip/ when running inside ComfyUI; nothing otherwise
+
+WEB_DIRECTORY = "./web"  # ComfyUI serves these .js files to the editor as a frontend extension
 
 NODE_CLASS_MAPPINGS = {
     "DeCLIPLoader": DeCLIPLoader,
@@ -21,15 +24,19 @@ NODE_CLASS_MAPPINGS = {
     "DeCLIPPhraseEncode": DeCLIPPhraseEncode,
     "DPAdapterApply": DPAdapterApply,
     "DeCLIPQualityScore": DeCLIPQualityScore,
+    "DeCLIPBestOfN": DeCLIPBestOfN,
+    "DeCLIPQualityFilter": DeCLIPQualityFilter,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
     "DeCLIPLoader": "DeCLIP Loader",
-    "DPAdapterLoader": "DP-Adapter Loader",
+    "DPAdapterLoader": "DeCLIP DP-Adapter Loader",
     "DeCLIPImageEncode": "DeCLIP Encode Image",
     "DeCLIPPhraseEncode": "DeCLIP Encode Perceptual Phrase",
-    "DPAdapterApply": "Apply DP-Adapter (perceptual conditioning)",
+    "DPAdapterApply": "DeCLIP Apply DP-Adapter",
     "DeCLIPQualityScore": "DeCLIP Quality Score",
+    "DeCLIPBestOfN": "DeCLIP Best of N",
+    "DeCLIPQualityFilter": "DeCLIP Quality Filter",
 }
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]

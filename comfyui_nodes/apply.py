@@ -7,11 +7,13 @@ import torch
 
 from declip_core.adapter.conditioning import append_tokens, extend_attention_mask
 from declip_core.adapter.dp_adapter import DPAdapter
+from declip_core.adapter.embedding import SourcedEmbedding, check_same_declip, unwrap
 
 from . import socket_types as T
 
 
 def _check_embedding(x: Any, width: int, what: str) -> torch.Tensor:
+    x = unwrap(x)[0]
     if not isinstance(x, torch.Tensor) or x.ndim != 2:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"{what} embedding must be a (B, {width}) tensor from a DeCLIP encode node, got {shape}")
@@ -33,16 +35,17 @@ def _pooled_delta(pooled: torch.Tensor, batch: int) -> torch.Tensor:
 def apply_adapter(
     conditioning: list[list[Any]],
     adapter: DPAdapter,
-    perceptual: torch.Tensor,
+    perceptual: SourcedEmbedding | torch.Tensor,
     strength: float,
-    semantic: torch.Tensor | None = None,
+    semantic: SourcedEmbedding | torch.Tensor | None = None,
 ) -> list[list[Any]]:
     """New CONDITIONING with the adapter's tokens (x strength) appended to every entry.
 
     Each entry's dict is copied; an existing attention_mask is grown to cover the new tokens
     (0 bias, exactly as ComfyUI's StyleModelApply in "multiply" mode), the pooled_output gets
     the adapter's pooled vector (SDXL adapters only), and all other keys pass through untouched.
-    strength 0 returns the conditioning unchanged.
+    strength 0 returns the conditioning unchanged. Embeddings from another DeCLIP checkpoint than the
+    adapter's (both sha256 known and different) are refused with a ValueError.
     """
     if not isinstance(adapter, DPAdapter):
         raise ValueError(f"expected a DP_ADAPTER from the DP-Adapter Loader, got {type(adapter).__name__}")
@@ -51,11 +54,13 @@ def apply_adapter(
     if strength < 0:
         raise ValueError(f"strength must be >= 0, got {strength}")
     cfg = adapter.config
-    _check_embedding(perceptual, cfg.perceptual_dim, "perceptual")
+    check_same_declip(adapter.declip_sha256, unwrap(perceptual)[1], "perceptual embedding")
+    perceptual = _check_embedding(perceptual, cfg.perceptual_dim, "perceptual")
     if semantic is not None and cfg.semantic_dim == 0:
         semantic = None  # this adapter reads perception only; a wired semantic embedding is not used
     elif semantic is not None:
-        _check_embedding(semantic, cfg.semantic_dim, "semantic")
+        check_same_declip(adapter.declip_sha256, unwrap(semantic)[1], "semantic embedding")
+        semantic = _check_embedding(semantic, cfg.semantic_dim, "semantic")
         if semantic.shape[0] != perceptual.shape[0]:
             raise ValueError(f"{perceptual.shape[0]} perceptual but {semantic.shape[0]} semantic embeddings")
     for txt, _ in conditioning:
@@ -94,30 +99,38 @@ def apply_adapter(
 class DPAdapterApply:
     """Condition generation on how an image should look: CONDITIONING + perceptual embedding -> CONDITIONING."""
 
-    DESCRIPTION = ("Appends the DP-Adapter's perceptual tokens to the conditioning (no model patching), like "
-                   "Apply Style Model. strength scales the tokens; 0 leaves the conditioning unchanged.")
+    DESCRIPTION = ("Steers generation towards a look (from a reference image or a phrase) by appending the "
+                   "DP-Adapter's tokens to the prompt conditioning, like Apply Style Model. Needs a DP-Adapter "
+                   "trained for your diffusion model and DeCLIP model.")
     CATEGORY = T.CATEGORY
     RETURN_TYPES = ("CONDITIONING",)
+    OUTPUT_TOOLTIPS = ("The conditioning with the look added; connect it to the sampler's positive input.",)
     FUNCTION = "apply"
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
         return {
             "required": {
-                "conditioning": ("CONDITIONING",),
-                "dp_adapter": (T.DP_ADAPTER,),
-                "perceptual": (T.PERCEPTUAL,),
-                "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 10.0, "step": 0.01}),
+                "conditioning": ("CONDITIONING", {"tooltip": "The prompt conditioning (from CLIP Text Encode)."}),
+                "dp_adapter": (T.DP_ADAPTER, {"tooltip": "The DP-Adapter from DeCLIP DP-Adapter Loader; it must "
+                                                         "match your diffusion model (SD1.5 or SDXL)."}),
+                "perceptual": (T.PERCEPTUAL, {"tooltip": "The look to aim for, from DeCLIP Encode Image or DeCLIP "
+                                                         "Encode Perceptual Phrase (same DeCLIP model as the "
+                                                         "adapter's)."}),
+                "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 10.0, "step": 0.01,
+                                       "tooltip": "How strongly the look is applied: 0 = off (conditioning "
+                                                  "unchanged), 1 = as trained (default), up to 10."}),
             },
-            "optional": {"semantic": (T.SEMANTIC, {"tooltip": "only read by adapters trained with semantics"})},
+            "optional": {"semantic": (T.SEMANTIC, {"tooltip": "Optional: what the reference shows. Only read by "
+                                                              "adapters trained with semantics; ignored otherwise."})},
         }
 
     def apply(
         self,
         conditioning: list[list[Any]],
         dp_adapter: DPAdapter,
-        perceptual: torch.Tensor,
+        perceptual: SourcedEmbedding | torch.Tensor,
         strength: float,
-        semantic: torch.Tensor | None = None,
+        semantic: SourcedEmbedding | torch.Tensor | None = None,
     ) -> tuple[list[list[Any]]]:
         return (apply_adapter(conditioning, dp_adapter, perceptual, float(strength), semantic),)

@@ -1,12 +1,20 @@
-"""Encode nodes: IMAGE -> perceptual and semantic embeddings; a perceptual phrase -> perceptual embedding."""
+"""Encode nodes: IMAGE -> perceptual and semantic embeddings; a perceptual phrase -> perceptual embedding.
+
+Embeddings leave these nodes as `SourcedEmbedding`s: the vectors plus the sha256 of the DeCLIP checkpoint
+that made them, so that DeCLIP Apply DP-Adapter can refuse an adapter trained on another DeCLIP checkpoint.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import torch
 
+from declip_core.adapter.embedding import SourcedEmbedding
+
 from . import socket_types as T
 from .image_convert import comfy_image_to_bchw
+
+DECLIP_TOOLTIP = "The DeCLIP model from DeCLIP Loader. Use the same one the DP-Adapter was trained with."
 
 
 def _check_declip(declip: Any) -> None:
@@ -17,42 +25,56 @@ def _check_declip(declip: Any) -> None:
 class DeCLIPImageEncode:
     """How an image looks (perceptual) and what it shows (semantic), as DeCLIP embeddings."""
 
-    DESCRIPTION = "IMAGE (B, H, W, C) -> perceptual (B, P) and semantic (B, S) DeCLIP embeddings."
+    DESCRIPTION = ("Turns each image of the batch into two DeCLIP embeddings: how it looks (perceptual: sharpness, "
+                   "noise, exposure, colour...) and what it shows (semantic). Feed them to DeCLIP Apply DP-Adapter "
+                   "to generate images that look like this reference.")
     CATEGORY = T.CATEGORY
     RETURN_TYPES = (T.PERCEPTUAL, T.SEMANTIC)
     RETURN_NAMES = ("perceptual", "semantic")
-    FUNCTION = "encode"
-
-    @classmethod
-    def INPUT_TYPES(cls) -> dict[str, Any]:
-        return {"required": {"declip": (T.DECLIP,), "image": ("IMAGE",)}}
-
-    @torch.no_grad()
-    def encode(self, declip: Any, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_declip(declip)
-        emb = declip.embed_images(comfy_image_to_bchw(image))  # (B, 3, H, W) -> (B, P), (B, S)
-        return emb.perceptual.float().cpu(), emb.semantic.float().cpu()
-
-
-class DeCLIPPhraseEncode:
-    """A perceptual phrase ("crisp, clean, well exposed") in DeCLIP's perceptual space."""
-
-    DESCRIPTION = "Text describing how an image should look -> perceptual embedding (1, P)."
-    CATEGORY = T.CATEGORY
-    RETURN_TYPES = (T.PERCEPTUAL,)
-    RETURN_NAMES = ("perceptual",)
+    OUTPUT_TOOLTIPS = ("How each image looks: one DeCLIP perceptual embedding per image of the batch.",
+                       ("What each image shows: one DeCLIP semantic embedding per image (read only by adapters "
+                        "trained with semantics)."))
     FUNCTION = "encode"
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
         return {"required": {
-            "declip": (T.DECLIP,),
-            "phrase": ("STRING", {"multiline": True, "default": "crisp, clean, well exposed"}),
+            "declip": (T.DECLIP, {"tooltip": DECLIP_TOOLTIP}),
+            "image": ("IMAGE", {"tooltip": "The reference image(s); any size, a batch gives one embedding each."}),
         }}
 
     @torch.no_grad()
-    def encode(self, declip: Any, phrase: str) -> tuple[torch.Tensor]:
+    def encode(self, declip: Any, image: torch.Tensor) -> tuple[SourcedEmbedding, SourcedEmbedding]:
+        _check_declip(declip)
+        emb = declip.embed_images(comfy_image_to_bchw(image))  # (B, 3, H, W) -> (B, P), (B, S)
+        sha = getattr(declip, "checkpoint_sha256", None)
+        return (SourcedEmbedding(emb.perceptual.float().cpu(), sha), SourcedEmbedding(emb.semantic.float().cpu(), sha))
+
+
+class DeCLIPPhraseEncode:
+    """A perceptual phrase ("crisp, clean, well exposed") in DeCLIP's perceptual space."""
+
+    DESCRIPTION = ("Turns words about how an image should look ('crisp, clean, well exposed') into a DeCLIP "
+                   "perceptual embedding for DeCLIP Apply DP-Adapter.")
+    CATEGORY = T.CATEGORY
+    RETURN_TYPES = (T.PERCEPTUAL,)
+    RETURN_NAMES = ("perceptual",)
+    OUTPUT_TOOLTIPS = ("The look described by the phrase, as one DeCLIP perceptual embedding.",)
+    FUNCTION = "encode"
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {"required": {
+            "declip": (T.DECLIP, {"tooltip": DECLIP_TOOLTIP}),
+            "phrase": ("STRING", {"multiline": True, "default": "crisp, clean, well exposed",
+                                  "tooltip": "Words about the look only (sharpness, noise, light, colour), not the "
+                                             "subject. Default: 'crisp, clean, well exposed'."}),
+        }}
+
+    @torch.no_grad()
+    def encode(self, declip: Any, phrase: str) -> tuple[SourcedEmbedding]:
         _check_declip(declip)
         if not isinstance(phrase, str) or not phrase.strip():
             raise ValueError("the perceptual phrase is empty; describe the look, e.g. 'crisp, clean, well exposed'")
-        return (declip.embed_perceptual_text([phrase.strip()]).float().cpu(),)  # (1, P)
+        vectors = declip.embed_perceptual_text([phrase.strip()]).float().cpu()  # (1, P)
+        return (SourcedEmbedding(vectors, getattr(declip, "checkpoint_sha256", None)),)

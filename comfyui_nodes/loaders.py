@@ -4,7 +4,15 @@ from __future__ import annotations
 from typing import Any
 
 from . import socket_types as T
-from .model_paths import list_checkpoints, resolve
+from .model_paths import UNUSABLE, list_checkpoints, resolve
+
+NO_ADAPTER = "(none in models/declip/: train one with training/train_adapter.py)"
+NO_ADAPTER_HELP = (
+    "No DP-Adapter is installed. A DP-Adapter is trained for one diffusion model (e.g. your SD1.5 checkpoint) and "
+    "one DeCLIP checkpoint; none ships with DeCLIP. Train one with `python training/train_adapter.py` (see "
+    "docs/generation.md in the DeCLIP repository) and put the .safetensors together with its .json into "
+    "ComfyUI/models/declip/, then press R (refresh) in the editor. To pick the best of a batch without an "
+    "adapter, use DeCLIP Best of N.")
 
 
 def _choices(kind: str) -> list[str]:
@@ -16,15 +24,22 @@ def _choices(kind: str) -> list[str]:
 class DeCLIPLoader:
     """Load a DeCLIP model (perceptual and semantic image/text embeddings)."""
 
-    DESCRIPTION = "Loads a DeCLIP checkpoint from models/declip/ (or a bundled weight tag). Runs on the CPU."
+    DESCRIPTION = ("Loads a DeCLIP model on the CPU. 'lite' is the model shipped with DeCLIP and works on a fresh "
+                   "install; files listed before it come from ComfyUI/models/declip/ (each .safetensors needs its "
+                   ".json beside it).")
     CATEGORY = T.CATEGORY
     RETURN_TYPES = (T.DECLIP,)
     RETURN_NAMES = ("declip",)
+    OUTPUT_TOOLTIPS = ("The DeCLIP model: connect it to the DeCLIP encode and quality nodes.",)
     FUNCTION = "load"
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
-        return {"required": {"declip_name": (_choices("declip"), {"tooltip": "a kind 'declip' checkpoint"})}}
+        choices = _choices("declip")
+        return {"required": {"declip_name": (choices, {
+            "default": "lite" if "lite" in choices else choices[0],
+            "tooltip": "Which DeCLIP model to load. Default 'lite': the small model shipped with DeCLIP. Entries "
+                       "marked 'unusable' are files in models/declip/ that cannot be loaded (the reason is shown)."})}}
 
     def load(self, declip_name: str) -> tuple[Any]:
         from declip_core.inference import load_declip
@@ -35,18 +50,29 @@ class DeCLIPLoader:
 class DPAdapterLoader:
     """Load a DP-Adapter trained for one diffusion model family (SD1.5: 768 wide, SDXL: 2048)."""
 
-    DESCRIPTION = "Loads a DP-Adapter checkpoint from models/declip/ (kind 'dp_adapter')."
+    DESCRIPTION = ("Loads a DeCLIP DP-Adapter from ComfyUI/models/declip/. A DP-Adapter is trained for one diffusion "
+                   "model and one DeCLIP model; none ships with DeCLIP: make one with training/train_adapter.py. "
+                   "An empty list shows a hint.")
     CATEGORY = T.CATEGORY
     RETURN_TYPES = (T.DP_ADAPTER,)
     RETURN_NAMES = ("dp_adapter",)
+    OUTPUT_TOOLTIPS = ("The DP-Adapter: connect it to DeCLIP Apply DP-Adapter.",)
     FUNCTION = "load"
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
-        return {"required": {"adapter_name": (_choices("dp_adapter"), {"tooltip": "a kind 'dp_adapter' checkpoint"})}}
+        choices = _choices("dp_adapter")
+        if not any(not c.startswith(UNUSABLE) for c in choices):  # nothing loadable: the hint comes first
+            choices = [NO_ADAPTER, *choices]
+        return {"required": {"adapter_name": (choices, {
+            "tooltip": "Which DP-Adapter to load from ComfyUI/models/declip/ (the .safetensors with its .json). "
+                       "It must be trained for the diffusion model you sample with and for the DeCLIP model you "
+                       "encode with. None ships: train one with training/train_adapter.py."})}}
 
     def load(self, adapter_name: str) -> tuple[Any]:
         from declip_core.adapter.io import CHECKPOINT_KIND, load_adapter
         from declip_core.pretrained import resolve_checkpoint
 
+        if adapter_name == NO_ADAPTER:
+            raise ValueError(NO_ADAPTER_HELP)
         return (load_adapter(resolve_checkpoint(resolve(adapter_name), kind=CHECKPOINT_KIND), device="cpu"),)

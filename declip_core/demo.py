@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-ROOT = Path(__file__).resolve().parents[1]
-RUNS_LITE = ROOT / "runs" / "lite"  # where training/train.py writes the lite weights in a source checkout
 DISTORTIONS = ("gaussian_blur", "white_noise", "jpeg", "darken")
 LEVELS = (2, 4)
 METRICS = ("tech", "aes")
@@ -29,8 +27,8 @@ _FILES = {"declip": "declip.safetensors", "tech": "iqa-tech.safetensors", "aes":
 def trained_weights(folder: str | Path | None = None) -> tuple[dict[str, dict[str, str]], str] | None:
     """pyiqa.create_metric keyword arguments per metric ('tech', 'aes') and where they come from.
 
-    folder given: its declip/iqa-tech/iqa-aes .safetensors. Else the shipped tags ('lite', 'lite-tech',
-    'lite-aes'; no keywords needed), else runs/lite of a source checkout. None when there are none.
+    folder given (e.g. the out folder of training/train.py): its declip/iqa-tech/iqa-aes .safetensors.
+    Else the shipped tags ('lite', 'lite-tech', 'lite-aes'; no keywords needed). None when there are none.
     """
     from declip_core.pretrained import resolve_checkpoint
 
@@ -41,7 +39,7 @@ def trained_weights(folder: str | Path | None = None) -> tuple[dict[str, dict[st
                 resolve_checkpoint(f"lite-{m}", kind="iqa_head")
             return {m: {} for m in METRICS}, "shipped weight tags lite, lite-tech, lite-aes"
         except ValueError:
-            folder = RUNS_LITE
+            return None
     d = Path(folder)
     paths = {k: d / f for k, f in _FILES.items()}
     if not all(p.is_file() and p.with_suffix(".json").is_file() for p in paths.values()):
@@ -64,7 +62,7 @@ def _write_variants(photo: Path, out_dir: Path) -> list[tuple[str, Path]]:
     import numpy as np
     from PIL import Image
 
-    from declip_core.data.distortions import apply_distortion
+    from declip_core.training.data.distortions import apply_distortion
     from declip_core.io import load_rgb_array
 
     rgb = load_rgb_array(photo)
@@ -142,9 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     found = trained_weights(args.weights)
     if found is None:
-        where = args.weights or f"the shipped tags (declip_core/weights) or {RUNS_LITE}"
+        where = args.weights or "the shipped tags (declip_core/weights)"
         print(f"demo: no trained DeCLIP weights in {where}; train them with "
-              "`python training/train.py --config training/configs/lite.yaml`", file=sys.stderr)
+              "`python training/train.py --config training/configs/lite.yaml` and pass its output folder "
+              "as --weights", file=sys.stderr)
         return 2
     kwargs, source = found
 

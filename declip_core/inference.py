@@ -12,12 +12,13 @@ from PIL import Image
 from torch import nn
 
 from declip_core.backbones import Backbone, PreprocessConfig, create_backbone
+from declip_core.constants import DECLIP_KIND
 from declip_core.checkpoint import load_checkpoint, save_checkpoint
 from declip_core.model import DisentanglerConfig, Disentangler, Embeddings, select_features
 from declip_core.inputs import as_images01
 from declip_core.transforms import pil_to_tensor01
 
-CHECKPOINT_KIND = "declip"
+CHECKPOINT_KIND = DECLIP_KIND
 
 
 class DeCLIP(nn.Module):

@@ -2,6 +2,7 @@
 alpha composited on white, ...), size limits enforced, and every failure is a ValueError that names the file and the problem."""
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -58,10 +59,24 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.
     p = Path(path)
     if not p.is_file():
         raise ImageLoadError(p, "no such file")
+    return _open_checked(p, p, max_pixels)
+
+
+def load_image_bytes(data: bytes, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """load_image for an encoded file held in memory (e.g. read from object storage); `name` is what
+    errors are reported under. Raises ImageLoadError."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ImageLoadError(name, f"expected the file's bytes, got {type(data).__name__}")
+    if len(data) == 0:
+        raise ImageLoadError(name, "not an image file PIL can identify (0 bytes)")
+    return _open_checked(io.BytesIO(bytes(data)), name, max_pixels)
+
+
+def _open_checked(src: Path | io.BytesIO, p: str | Path, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as im:
+            with Image.open(src) as im:
                 w, h = im.size
                 if w < 1 or h < 1:
                     raise ImageLoadError(p, f"empty image ({w}x{h})")

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from declip_core.backbones.base import PreprocessConfig
 from declip_core.io import to_rgb
+from declip_core.preprocess import PreprocessConfig
 
 _PIL_INTERP = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
 

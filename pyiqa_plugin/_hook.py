@@ -10,6 +10,9 @@ after each module body has run, adds DeCLIP's configs and registers its network 
 Cost for people who never import pyiqa: this module (it imports nothing beyond `sys`, which is
 already loaded) and one dict lookup per later import. torch, pyiqa and declip_core are only
 imported once pyiqa itself is.
+
+Off-switch: with the environment variable DECLIP_PYIQA_HOOK=0 (read, never written) neither the `.pth`
+nor `import pyiqa_plugin` touches pyiqa; `pyiqa_plugin.install(force=True)` then registers explicitly.
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ if TYPE_CHECKING:  # typing/importlib.abc cost ~30 ms at startup; only the type 
     from types import ModuleType
     from typing import Any, Callable, Sequence
 
+ENV_SWITCH = "DECLIP_PYIQA_HOOK"
+_OFF = ("0", "false", "no", "off")
 _CONFIGS_MODULE = "pyiqa.default_model_configs"
 _REGISTRY_MODULE = "pyiqa.utils.registry"
 
@@ -83,11 +88,24 @@ class DeclipPyiqaFinder:
         """Nothing cached (importlib.invalidate_caches calls this)."""
 
 
-def install() -> None:
-    """Put the finder on sys.meta_path (once); patch now whatever pyiqa modules are already imported."""
+def hook_enabled() -> bool:
+    """False when the environment variable DECLIP_PYIQA_HOOK is 0/false/no/off (any case)."""
+    import os  # already loaded at interpreter start (site imports it)
+
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in _OFF
+
+
+def install(force: bool = False) -> bool:
+    """Put the finder on sys.meta_path (once); patch now whatever pyiqa modules are already imported.
+
+    Does nothing when DECLIP_PYIQA_HOOK=0 unless force=True. Returns whether the hook is installed.
+    """
+    if not force and not hook_enabled():
+        return False
     if not any(isinstance(f, DeclipPyiqaFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, DeclipPyiqaFinder())
     for name, patch in _PATCHES.items():
         mod = sys.modules.get(name)
         if mod is not None:
             patch(mod)
+    return True

@@ -4,19 +4,19 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Mapping, MutableMapping
 
+from declip_core.constants import ATTRIBUTES, LOWER_BETTER, METRICS, PYIQA_PREFIX, SCORE_RANGE
+
 ARCH_NAME = "DeCLIPIQA"
-ATTRIBUTES = ("sharpness", "noise", "exposure", "colour", "contrast", "compression")
 
 
 def _cfg(**opts: Any) -> dict[str, Any]:
-    return {"metric_opts": {"type": ARCH_NAME, **opts}, "metric_mode": "NR", "lower_better": False,
-            "score_range": "0, 1"}
+    return {"metric_opts": {"type": ARCH_NAME, **opts}, "metric_mode": "NR", "lower_better": LOWER_BETTER,
+            "score_range": f"{SCORE_RANGE[0]:g}, {SCORE_RANGE[1]:g}"}
 
 
 CONFIGS: Mapping[str, dict[str, Any]] = MappingProxyType({
-    "declip_tech": _cfg(metric="tech"),
-    "declip_aes": _cfg(metric="aes"),
-    **{f"declip_{a}": _cfg(metric="tech", attribute=a) for a in ATTRIBUTES},
+    **{f"{PYIQA_PREFIX}{m}": _cfg(metric=m) for m in METRICS},
+    **{f"{PYIQA_PREFIX}{a}": _cfg(metric="tech", attribute=a) for a in ATTRIBUTES},
 })
 METRIC_NAMES: tuple[str, ...] = tuple(CONFIGS)
 

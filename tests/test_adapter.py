@@ -174,7 +174,7 @@ def test_load_rejects_tampering_and_other_kinds(tmp_path) -> None:
 # --- data -------------------------------------------------------------------------------------
 
 def test_captioned_folder_errors(tmp_path) -> None:
-    from declip_core.adapter.data import read_captioned_folder
+    from declip_core.training.adapter.data import read_captioned_folder
 
     with pytest.raises(ValueError, match="metadata.jsonl"):
         read_captioned_folder(tmp_path)
@@ -193,8 +193,8 @@ def test_reads_a_built_i2t_set(tmp_path) -> None:
     import pyarrow.parquet as pq
     from PIL import Image
 
-    from declip_core.adapter.data import CaptionedImageDataset
-    from declip_core.data.manifest import COLUMNS
+    from declip_core.training.adapter.data import CaptionedImageDataset
+    from declip_core.training.data.manifest import COLUMNS
 
     shard = tmp_path / "shard-00000"
     shard.mkdir()
@@ -218,7 +218,7 @@ def test_reads_a_built_i2t_set(tmp_path) -> None:
 def tiny_pipe(request, tmp_path_factory):
     from diffusers import DiffusionPipeline
 
-    from declip_core.adapter.testing import make_tiny_sd, make_tiny_sdxl
+    from declip_core.training.adapter.testing import make_tiny_sd, make_tiny_sdxl
 
     folder = tmp_path_factory.mktemp(request.param)
     (make_tiny_sd if request.param == "sd15" else make_tiny_sdxl)(folder)
@@ -229,7 +229,7 @@ def tiny_pipe(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    from declip_core.testing import tiny_declip
+    from declip_core.training.testing import tiny_declip
 
     return tiny_declip()
 
@@ -297,7 +297,7 @@ def test_prompt_embeds_shapes_and_errors(tiny_pipe, tiny_model) -> None:
 
 
 def test_frozen_diffusion_rejects_non_diffusers_folder(tmp_path) -> None:
-    from declip_core.adapter.diffusion import FrozenDiffusion
+    from declip_core.training.adapter.diffusion import FrozenDiffusion
 
     with pytest.raises(ValueError, match="model_index.json"):
         FrozenDiffusion.from_folder(tmp_path)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from declip_core.data.aesthetic_ops import (
+from declip_core.training.data.aesthetic_ops import (
     AESTHETIC_NEGATIVES,
     TILT_RANGE_DEG,
     AestheticNegative,
@@ -18,7 +18,7 @@ from declip_core.data.aesthetic_ops import (
     tilt_angle,
     tilted_horizon,
 )
-from declip_core.data.texts import PERCEPTUAL_VOCAB, measure_attributes
+from declip_core.training.data.texts import PERCEPTUAL_VOCAB, measure_attributes
 from declip_core.samples import sample_path
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from declip_core.data.distortions import apply_distortion
+from declip_core.training.data.distortions import apply_distortion
 from declip_core.io import load_rgb_array
 from declip_core.iqa import create_quality_model
 from declip_core.samples import sample_path

@@ -80,7 +80,7 @@ def messy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_model() -> torch.nn.Module:
     from declip_core.iqa import create_quality_model
-    from declip_core.testing import tiny_declip
+    from declip_core.training.testing import tiny_declip
 
     return create_quality_model("tech", head="zeroshot", declip=tiny_declip())
 
@@ -152,7 +152,7 @@ def test_decoder_crash_costs_only_that_file(messy: Path, tiny_model: torch.nn.Mo
 
 
 def test_embed_files_contract(messy: Path) -> None:
-    from declip_core.testing import tiny_declip
+    from declip_core.training.testing import tiny_declip
 
     dc = tiny_declip()
     paths = [str(messy / "good.png"), str(messy / "text.jpg"), str(messy / "gray.png"), str(messy / "good.png")]

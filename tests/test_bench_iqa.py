@@ -12,12 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
-from declip_core.data.distortions import DISTORTIONS, apply_distortion
+from declip_core.training.data.distortions import DISTORTIONS, apply_distortion
 from declip_core.io import load_image
 from declip_core.iqa import create_quality_model
 from declip_core.iqa.batch import embed_files, score_files
 from declip_core.samples import sample_path
-from declip_core.testing import tiny_declip
+from declip_core.training.testing import tiny_declip
 from declip_core.transforms import pil_to_tensor01
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,7 +127,7 @@ def test_score_files_reports_bad_files_and_scores_the_rest(tiny_model, tmp_path,
 
 
 def test_embed_files_all_bad_gives_empty_arrays(tiny_model, tmp_path):
-    """What declip_core/iqa/mos.py relies on: (ok indices, (M, P) embeddings, errors)."""
+    """What declip_core/training/mos/ relies on: (ok indices, (M, P) embeddings, errors)."""
     _, bad = _files(tmp_path)
     keep, emb, err = embed_files(bad, tiny_model.declip, workers=0)
     assert keep.shape == (0,) and emb.shape == (0, tiny_model.declip.perceptual_dim) and len(err) == 3

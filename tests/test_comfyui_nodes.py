@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -14,22 +15,40 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
-from comfyui_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+from comfyui_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, WEB_DIRECTORY
 from comfyui_nodes.apply import DPAdapterApply
 from comfyui_nodes.encode import DeCLIPImageEncode, DeCLIPPhraseEncode
 from comfyui_nodes.image_convert import comfy_image_to_bchw
-from comfyui_nodes.loaders import DeCLIPLoader, DPAdapterLoader
-from comfyui_nodes.quality import DeCLIPQualityScore
-from declip_core.adapter import DPAdapter, DPAdapterConfig, save_adapter
+from comfyui_nodes.loaders import NO_ADAPTER, DeCLIPLoader, DPAdapterLoader
+from comfyui_nodes.model_paths import unusable_label
+from comfyui_nodes.quality import (
+    EMPTY,
+    KEEP_BEST,
+    DeCLIPBestOfN,
+    DeCLIPQualityFilter,
+    DeCLIPQualityScore,
+)
+from comfyui_nodes.socket_types import LINK_COLOURS
+from declip_core.adapter import DPAdapter, DPAdapterConfig, load_adapter, save_adapter
+from declip_core.adapter.embedding import SourcedEmbedding
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOWS = REPO / "comfyui_nodes" / "workflows"
+PACK = REPO / "comfyui_nodes"
+TEMPLATES = PACK / "example_workflows"
+
+
+@pytest.fixture(scope="module")
+def lite_declip():
+    from declip_core.inference import load_declip
+
+    return load_declip("lite")
 
 
 @pytest.fixture(scope="module")
 def declip():
-    from declip_core.testing import tiny_declip
+    from declip_core.training.testing import tiny_declip
 
     return tiny_declip()
 
@@ -124,20 +143,42 @@ def comfy_models(tmp_path, monkeypatch, declip, lite_backbone):
     return folder
 
 
-def test_loaders_list_and_load_from_model_folder(comfy_models) -> None:
+def test_loaders_list_and_load_from_model_folder(comfy_models, caplog) -> None:
     from declip_core.pretrained import list_pretrained
 
-    # files in models/declip/ first, then the weight tags bundled with the package
-    assert DeCLIPLoader.INPUT_TYPES()["required"]["declip_name"][0] == ["declip_lite.safetensors",
-                                                                         *list_pretrained("declip")]
-    names = DPAdapterLoader.INPUT_TYPES()["required"]["adapter_name"][0]
-    assert names == ["dp_sd15.safetensors", "sub/dp_sdxl.safetensors"]
+    # usable files of the kind first, then files that cannot be loaded (marked), then the bundled weight tags
+    notes = unusable_label("notes.safetensors", "no notes.json beside it: copy the .json that came with the checkpoint")
+    with caplog.at_level("WARNING", logger="comfyui_nodes.model_paths"):
+        for _ in range(3):  # ComfyUI asks for the lists many times
+            assert DeCLIPLoader.INPUT_TYPES()["required"]["declip_name"][0] == [
+                "declip_lite.safetensors", notes, *list_pretrained("declip")]
+            names = DPAdapterLoader.INPUT_TYPES()["required"]["adapter_name"][0]
+            assert names == ["dp_sd15.safetensors", "sub/dp_sdxl.safetensors", notes]
+    assert sum("notes.safetensors cannot be loaded" in r.getMessage() for r in caplog.records) == 1  # logged once
     (model,) = DeCLIPLoader().load("declip_lite.safetensors")
     assert model.perceptual_dim == 16 and not model.training
     (adapter,) = DPAdapterLoader().load("sub/dp_sdxl.safetensors")
     assert adapter.config.context_dim == 2048
     with pytest.raises(ValueError, match="expected 'dp_adapter'"):
         DPAdapterLoader().load("declip_lite.safetensors")
+    with pytest.raises(ValueError, match=r"cannot load models/declip/notes.safetensors \(no notes.json beside it"):
+        DeCLIPLoader().load(notes)
+
+
+def test_empty_adapter_list_shows_a_hint(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "folder_paths", _FakeFolderPaths(tmp_path / "models"))
+    from comfyui_nodes.model_paths import register_model_folder
+
+    folder = register_model_folder()
+    spec = DPAdapterLoader.INPUT_TYPES()["required"]["adapter_name"]
+    assert spec[0] == [NO_ADAPTER] and "train_adapter.py" in NO_ADAPTER and "models/declip" in NO_ADAPTER
+    assert "train_adapter.py" in spec[1]["tooltip"]
+    folder.mkdir(parents=True)
+    (folder / "x.safetensors").write_bytes(b"copied without its .json")  # only an unusable file: hint first
+    names = DPAdapterLoader.INPUT_TYPES()["required"]["adapter_name"][0]
+    assert names[0] == NO_ADAPTER and len(names) == 2 and names[1].startswith("⚠ unusable: x.safetensors")
+    with pytest.raises(ValueError, match="No DP-Adapter is installed.*train_adapter.py.*models/declip"):
+        DPAdapterLoader().load(NO_ADAPTER)
 
 
 def test_loaders_outside_comfyui_take_paths(tmp_path, declip) -> None:
@@ -184,18 +225,20 @@ def test_image_conversion_errors(bad, msg: str) -> None:
 def test_image_encode(declip) -> None:
     img = _image()
     perceptual, semantic = DeCLIPImageEncode().encode(declip, img)
-    assert perceptual.shape == (2, declip.perceptual_dim) and semantic.shape == (2, declip.semantic_dim)
-    torch.testing.assert_close(perceptual.norm(dim=-1), torch.ones(2))
+    assert isinstance(perceptual, SourcedEmbedding) and perceptual.declip_sha256 == declip.checkpoint_sha256
+    p, s = perceptual.vectors, semantic.vectors
+    assert p.shape == (2, declip.perceptual_dim) and s.shape == (2, declip.semantic_dim)
+    torch.testing.assert_close(p.norm(dim=-1), torch.ones(2))
     ref = declip.embed_images(img.permute(0, 3, 1, 2))
-    torch.testing.assert_close(perceptual, ref.perceptual)
+    torch.testing.assert_close(p, ref.perceptual)
     with pytest.raises(ValueError, match="DeCLIP model"):
         DeCLIPImageEncode().encode(object(), img)
 
 
 def test_phrase_encode(declip) -> None:
     (p,) = DeCLIPPhraseEncode().encode(declip, "  crisp, clean, well exposed ")
-    assert p.shape == (1, declip.perceptual_dim)
-    torch.testing.assert_close(p, declip.embed_perceptual_text(["crisp, clean, well exposed"]))
+    assert p.vectors.shape == (1, declip.perceptual_dim)
+    torch.testing.assert_close(p.vectors, declip.embed_perceptual_text(["crisp, clean, well exposed"]))
     with pytest.raises(ValueError, match="empty"):
         DeCLIPPhraseEncode().encode(declip, "   ")
 
@@ -212,7 +255,7 @@ def test_apply_appends_scaled_tokens_and_keeps_keys(declip) -> None:
     txt, keys = out[0]
     assert txt.shape == (1, 81, 768)
     torch.testing.assert_close(txt[:, :77], cond[0][0])
-    torch.testing.assert_close(txt[:, 77:], adapter(p).tokens * 0.5)
+    torch.testing.assert_close(txt[:, 77:], adapter(p.vectors).tokens * 0.5)
     assert keys is not cond[0][1] and cond[0][1] == original  # input untouched
     assert keys["custom"] is marker and keys["area"] == (8, 8, 0, 0)
     assert keys["pooled_output"] is cond[0][1]["pooled_output"]  # SD1.5 adapter: pooled untouched
@@ -256,7 +299,7 @@ def test_apply_sdxl_adds_pooled_vector(declip) -> None:
     cond = _cond(width=2048, pooled=1280, width_px=1024)
     (out,) = DPAdapterApply().apply(cond, adapter, p, 0.7, semantic=s)
     txt, keys = out[0]
-    ref = adapter(p, s).scaled(0.7)
+    ref = adapter(p.vectors, s.vectors).scaled(0.7)
     assert txt.shape == (1, 81, 2048) and keys["width_px"] == 1024
     torch.testing.assert_close(txt[:, 77:], ref.tokens)
     torch.testing.assert_close(keys["pooled_output"], cond[0][1]["pooled_output"] + ref.pooled)
@@ -289,30 +332,186 @@ def test_apply_ignores_semantic_for_perceptual_only_adapter(declip) -> None:
     torch.testing.assert_close(a[0][0], b[0][0])
 
 
-# --- quality ----------------------------------------------------------------------------------
+# --- DeCLIP checkpoint provenance --------------------------------------------------------------
+
+def test_adapter_of_another_declip_is_refused(declip, tmp_path) -> None:
+    adapter = _adapter(declip)
+    adapter.declip_sha256 = "a" * 64
+    declip.checkpoint_sha256 = "b" * 64  # embeddings made by another DeCLIP checkpoint of the same width
+    try:
+        (p,) = DeCLIPPhraseEncode().encode(declip, "sharp")
+        pi, si = DeCLIPImageEncode().encode(declip, _image(1))
+    finally:
+        declip.checkpoint_sha256 = None
+    assert p.declip_sha256 == "b" * 64
+    with pytest.raises(ValueError, match="perceptual embedding comes from DeCLIP checkpoint bbbbbbbbbbbb.*trained on "
+                                         "DeCLIP checkpoint aaaaaaaaaaaa"):
+        DPAdapterApply().apply(_cond(), adapter, p, 1.0)
+    semantic_adapter = _adapter(declip, semantic=True)
+    semantic_adapter.declip_sha256 = "a" * 64
+    with pytest.raises(ValueError, match="perceptual embedding comes from"):
+        DPAdapterApply().apply(_cond(), semantic_adapter, pi, 1.0, semantic=si)
+    with pytest.raises(ValueError, match="semantic embedding comes from"):
+        DPAdapterApply().apply(_cond(), semantic_adapter, SourcedEmbedding(pi.vectors, "a" * 64), 1.0, semantic=si)
+    # the same checkpoint, or an unknown one on either side, passes
+    DPAdapterApply().apply(_cond(), adapter, SourcedEmbedding(p.vectors, "a" * 64), 1.0)
+    DPAdapterApply().apply(_cond(), adapter, SourcedEmbedding(p.vectors, None), 1.0)
+    adapter.declip_sha256 = None
+    DPAdapterApply().apply(_cond(), adapter, p, 1.0)
+
+
+def test_adapter_checkpoint_carries_the_declip_sha256(declip, tmp_path) -> None:
+    adapter = _adapter(declip)
+    adapter.declip_sha256 = "c" * 64
+    path = save_adapter(adapter, tmp_path / "a.safetensors")
+    assert json.loads(path.with_suffix(".json").read_text())["declip_sha256"] == "c" * 64
+    assert load_adapter(path).declip_sha256 == "c" * 64
+    assert load_adapter(save_adapter(_adapter(declip), tmp_path / "b.safetensors")).declip_sha256 is None
+
+
+# --- quality, best-of-N, threshold -------------------------------------------------------------
+
+def _graded(b: int = 4) -> torch.Tensor:
+    """A batch of (b, 32, 32, 3) images from clean to heavily noised (ComfyUI IMAGE, float 0..1)."""
+    g = torch.Generator().manual_seed(0)
+    base = torch.linspace(0, 1, 32).view(1, 32, 1, 1).expand(1, 32, 32, 3)
+    return torch.cat([(base + n * torch.randn(1, 32, 32, 3, generator=g)).clamp(0, 1)
+                      for n in torch.linspace(0, 0.5, b).tolist()])
+
 
 def test_quality_node_zero_shot(declip) -> None:
     out = DeCLIPQualityScore().score(_image(2), declip, "tech", "zeroshot")
     score, summary = out["result"]
     assert isinstance(score, float) and 0.0 <= score <= 1.0
-    assert summary.count("technical quality") == 3 and "higher is better" in summary  # 2 images + mean
-    assert out["ui"]["text"] == [summary]
+    assert summary.startswith("DeCLIP technical quality, head zeroshot\nscores 0..1, higher is better\n")
+    assert "image 0: " in summary and "image 1: " in summary and "mean: " in summary
+    assert out["ui"]["text"] == [summary] and len(out["ui"]["scores"]) == 2  # every image, shown on the node
+    assert score == pytest.approx(sum(out["ui"]["scores"]) / 2)
     with pytest.raises(ValueError, match="metric"):
         DeCLIPQualityScore().score(_image(1), declip, "vibes", "zeroshot")
 
 
-def test_quality_head_choices_offer_zero_shot() -> None:
-    assert DeCLIPQualityScore.INPUT_TYPES()["required"]["head"][0][0] == "zeroshot"
+def test_quality_head_default_is_pyiqas(lite_declip) -> None:
+    """Default head = the shipped regression head = what pyiqa.create_metric('declip_tech') uses."""
+    import pyiqa
+
+    spec = DeCLIPQualityScore.INPUT_TYPES()["required"]["head"]
+    assert spec[0][:2] == ["default", "zeroshot"] and spec[1]["default"] == "default"
+    img = _graded(2)
+    out = DeCLIPQualityScore().score(img, lite_declip, "tech", "default")
+    assert "head lite-tech (regression)" in out["result"][1]
+    expected = pyiqa.create_metric("declip_tech", device="cpu")(img.permute(0, 3, 1, 2)).reshape(-1)
+    torch.testing.assert_close(torch.tensor(out["ui"]["scores"]), expected, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="does not fit this DeCLIP model.*zeroshot"):
+        DeCLIPQualityScore().score(img, _tiny_other(), "tech", "default")
 
 
-# --- example workflows ------------------------------------------------------------------------
+def _tiny_other():
+    from declip_core.training.testing import tiny_declip
+
+    return tiny_declip(perceptual_dim=8, semantic_dim=8)
+
+
+def test_best_of_n_keeps_the_top_k(declip) -> None:
+    images = _graded(4)
+    all_scores = torch.tensor(DeCLIPQualityScore().score(images, declip, "tech", "zeroshot")["ui"]["scores"])
+    out = DeCLIPBestOfN().select(images, declip, "tech", "zeroshot", 2)
+    picked, scores, indices, summary = out["result"]
+    order = torch.argsort(all_scores, descending=True)[:2].tolist()
+    assert indices == order and scores == pytest.approx(all_scores[order].tolist())
+    assert picked.shape == (2, 32, 32, 3) and picked.dtype == images.dtype
+    torch.testing.assert_close(picked, images[order])  # the images themselves, untouched
+    assert "best 2 of 4" in summary and out["ui"]["text"] == [summary]
+    (everything, s_all, i_all, _) = DeCLIPBestOfN().select(images, declip, "tech", "zeroshot", 9)["result"]
+    assert everything.shape[0] == 4 and sorted(i_all) == [0, 1, 2, 3] and s_all == sorted(s_all, reverse=True)
+    with pytest.raises(ValueError, match="k must be"):
+        DeCLIPBestOfN().select(images, declip, "tech", "zeroshot", 0)
+    assert DeCLIPBestOfN.OUTPUT_IS_LIST == (False, True, True, False)
+
+
+def test_quality_filter_by_threshold(declip) -> None:
+    images = _graded(4)
+    all_scores = DeCLIPQualityScore().score(images, declip, "tech", "zeroshot")["ui"]["scores"]
+    cut = sorted(all_scores)[1]  # the 2nd lowest: three images pass
+    picked, scores, indices, _ = DeCLIPQualityFilter().select(images, declip, "tech", "zeroshot", cut)["result"]
+    assert indices == [i for i, s in enumerate(all_scores) if s >= cut] and len(indices) == 3
+    assert scores == pytest.approx([all_scores[i] for i in indices])
+    torch.testing.assert_close(picked, images[indices])
+    best = max(range(4), key=all_scores.__getitem__)
+    above_all = max(all_scores) + 1e-3  # no image reaches it
+    kept = DeCLIPQualityFilter().select(images, declip, "tech", "zeroshot", above_all, KEEP_BEST)["result"]
+    assert kept[2] == [best] and "kept the best one" in kept[3]
+    empty = DeCLIPQualityFilter().select(images, declip, "tech", "zeroshot", above_all, EMPTY)["result"]
+    assert empty[0].shape == (0, 32, 32, 3) and empty[1] == [] and empty[2] == []
+    with pytest.raises(ValueError, match="if_none_pass"):
+        DeCLIPQualityFilter().select(images, declip, "tech", "zeroshot", 0.5, "shrug")
+
+
+# --- conventions: tooltips, names, colours ------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(NODE_CLASS_MAPPINGS))
+def test_every_input_and_output_has_a_tooltip(name: str) -> None:
+    cls = NODE_CLASS_MAPPINGS[name]
+    spec = cls.INPUT_TYPES()
+    for input_name, s in {**spec["required"], **spec.get("optional", {})}.items():
+        assert len(s) > 1 and len(s[1].get("tooltip", "")) > 20, f"{name}.{input_name}"
+    assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) and all(len(t) > 15 for t in cls.OUTPUT_TOOLTIPS)
+    assert "DeCLIP" in NODE_DISPLAY_NAME_MAPPINGS[name] and cls.DESCRIPTION
+
+
+def test_frontend_extension_is_served_and_matches_python() -> None:
+    js = (PACK / WEB_DIRECTORY / "declip.js").read_text()
+    table = dict(re.findall(r'^\s+(\w+): "(#[0-9A-Fa-f]{6})",$', js, flags=re.MULTILINE))
+    assert table == LINK_COLOURS  # the link colours the editor uses are the socket types of socket_types.py
+    for node in ("DeCLIPQualityScore", "DeCLIPBestOfN", "DeCLIPQualityFilter"):
+        assert f'"{node}"' in js and NODE_CLASS_MAPPINGS[node].OUTPUT_NODE
+
+
+# --- templates ----------------------------------------------------------------------------------
 
 CORE_NODES = {"CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage",
-              "LoadImage"}
+              "PreviewImage", "LoadImage"}
+VIRTUAL = {"Note", "MarkdownNote"}
+TITLE_BAR = 30  # litegraph draws the title above a node's pos
 
 
-@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*_api.json")), ids=lambda p: p.name)
-def test_api_workflows_are_well_formed(path: Path) -> None:
+def test_template_folder_holds_only_ui_workflows_with_thumbnails() -> None:
+    files = sorted(p.name for p in TEMPLATES.iterdir())
+    stems = {p.stem for p in TEMPLATES.glob("*.json")}
+    assert len(stems) == 4 and files == sorted([f"{s}.json" for s in stems] + [f"{s}.jpg" for s in stems])
+    assert all(s.startswith("DeCLIP - ") for s in stems)
+    assert not (PACK / "workflows").exists()  # the old folder ComfyUI also scans
+    for s in stems:
+        with Image.open(TEMPLATES / f"{s}.jpg") as im:
+            assert im.format == "JPEG" and im.width >= 256
+
+
+@pytest.mark.parametrize("path", sorted(TEMPLATES.glob("*.json")), ids=lambda p: p.stem)
+def test_templates_are_well_formed_ui_workflows(path: Path) -> None:
+    ui = json.loads(path.read_text())
+    assert ui["version"] == 0.4 and isinstance(ui["nodes"], list)  # UI (litegraph) format, not API format
+    nodes = {n["id"]: n for n in ui["nodes"]}
+    assert ui["last_node_id"] == max(nodes) and ui["last_link_id"] == max(link[0] for link in ui["links"])
+    for node in nodes.values():
+        assert node["type"] in NODE_CLASS_MAPPINGS or node["type"] in CORE_NODES or node["type"] in VIRTUAL
+    for link_id, src, src_slot, dst, dst_slot, typ in ui["links"]:
+        assert nodes[src]["outputs"][src_slot]["type"] == typ and link_id in nodes[src]["outputs"][src_slot]["links"]
+        assert nodes[dst]["inputs"][dst_slot]["link"] == link_id
+    boxes = [(n["pos"][0], n["pos"][1] - TITLE_BAR, n["size"][0], n["size"][1] + TITLE_BAR) for n in nodes.values()]
+    for i, (ax, ay, aw, ah) in enumerate(boxes):  # laid out without overlaps (the browser test checks real bounds)
+        for bx, by, bw, bh in boxes[i + 1:]:
+            assert not (ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah), path.stem
+    declip = [n for n in nodes.values() if n["type"] == "DeCLIPLoader"]
+    assert declip and all(n["widgets_values"] == ["lite"] for n in declip)  # the shipped model
+    if any(n["type"] == "DPAdapterLoader" for n in nodes.values()):  # says plainly it needs a trained adapter
+        assert "(DP-Adapter)" in path.stem
+        notes = " ".join(n["widgets_values"][0] for n in nodes.values() if n["type"] in VIRTUAL)
+        assert "Needs a DP-Adapter trained for YOUR diffusion model" in notes and "train_adapter.py" in notes
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "tests" / "fixtures" / "comfy_workflows").glob("*_api.json")),
+                         ids=lambda p: p.name)
+def test_api_fixtures_are_well_formed(path: Path) -> None:
     graph = json.loads(path.read_text())
     for node_id, node in graph.items():
         ct = node["class_type"]
@@ -323,14 +522,3 @@ def test_api_workflows_are_well_formed(path: Path) -> None:
         if ct in NODE_CLASS_MAPPINGS:
             spec = NODE_CLASS_MAPPINGS[ct].INPUT_TYPES()
             assert set(spec["required"]) <= set(node["inputs"]) <= set(spec["required"]) | set(spec.get("optional", {}))
-
-
-@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*_ui.json")), ids=lambda p: p.name)
-def test_ui_workflows_are_well_formed(path: Path) -> None:
-    ui = json.loads(path.read_text())
-    nodes = {n["id"]: n for n in ui["nodes"]}
-    assert ui["last_node_id"] == max(nodes) and ui["last_link_id"] == max(link[0] for link in ui["links"])
-    for link_id, src, src_slot, dst, dst_slot, typ in ui["links"]:
-        assert nodes[src]["outputs"][src_slot]["type"] == typ and link_id in nodes[src]["outputs"][src_slot]["links"]
-        assert nodes[dst]["inputs"][dst_slot]["link"] == link_id
-    assert (WORKFLOWS / path.name.replace("_ui.json", "_api.json")).is_file()

@@ -1,4 +1,4 @@
-"""Control demo (declip_core/control_demo, training/train_control_demo.py, benchmarks/bench_control.py):
+"""Control demo (declip_core/training/control_demo, training/train_control_demo.py, benchmarks/bench_control.py):
 data and conditions, a tiny end-to-end training run (loss falls, checkpoint reloads, resume is exact),
 sampling, and the benchmark maths on synthetic numbers. The measured benchmark itself is in the docs."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 from scipy.stats import spearmanr
 
-from declip_core.control_demo.benchmark import analyse, build_requests, generate_requests, verdict
-from declip_core.control_demo.data import (
+from declip_core.training.control_demo.benchmark import analyse, build_requests, generate_requests, verdict
+from declip_core.training.control_demo.data import (
     CONDITIONS,
     FAMILIES,
     HELDOUT_PHOTOS,
@@ -25,10 +25,10 @@ from declip_core.control_demo.data import (
     train_photo_paths,
     training_phrases,
 )
-from declip_core.control_demo.model import ControlDemo, ControlDemoConfig, load_control_demo, sample
-from declip_core.control_demo.stats import bootstrap_spearman, is_monotone, level_medians, measure_images, spearman
-from declip_core.control_demo.train import TrainConfig, train
-from declip_core.testing import tiny_declip
+from declip_core.training.control_demo.model import ControlDemo, ControlDemoConfig, load_control_demo, sample
+from declip_core.training.control_demo.stats import bootstrap_spearman, is_monotone, level_medians, measure_images, spearman
+from declip_core.training.control_demo.train import TrainConfig, train
+from declip_core.training.testing import tiny_declip
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ControlDemoConfig(image_size=16, block_out_channels=(8, 16), cross_attention=(False, True), norm_num_groups=4,
@@ -189,8 +189,7 @@ def test_load_rejects_other_kinds(tmp_path: Path) -> None:
 
 
 def test_cli_flags() -> None:
-    sys.path.insert(0, str(ROOT / "training"))
-    import train_control_demo as T
+    from declip_core.training.cli import train_control_demo as T
 
     a = T.build_parser().parse_args(["--channels", "16,32", "--cross-attention", "0,1", "--steps", "7"])
     assert a.channels == (16, 32) and a.cross_attention == (0, 1) and a.steps == 7 and a.resume
@@ -199,7 +198,7 @@ def test_cli_flags() -> None:
 # --- measures and statistics -------------------------------------------------------------------
 
 def test_measure_images_follow_distortions() -> None:
-    from declip_core.data.distortions import apply_distortion
+    from declip_core.training.data.distortions import apply_distortion
 
     rng = np.random.default_rng(0)
     base = np.kron(rng.integers(30, 220, (8, 8, 3)), np.ones((4, 4, 1))).astype(np.uint8)  # (32, 32, 3)

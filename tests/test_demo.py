@@ -56,8 +56,7 @@ def test_demo_with_trained_weights() -> None:
     """The real `make demo`: all sample photos, the trained weights; clean beats most of its copies."""
     found = trained_weights()
     if found is None:
-        pytest.skip("no trained weights yet: neither the shipped tags lite/lite-tech/lite-aes nor "
-                    "runs/lite/{declip,iqa-tech,iqa-aes}.safetensors exist")
+        pytest.skip("no trained weights yet: the shipped tags lite/lite-tech/lite-aes are missing")
     out = _run_demo()
     table = _parse(out, len(sample_paths()))
     pairs = [(rows["clean"][0], t) for rows in table.values() for v, (t, _) in rows.items() if v != "clean"]

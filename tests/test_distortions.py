@@ -1,4 +1,4 @@
-"""Tests for declip_core.data.distortions (25 KADID-style types x 5 levels)."""
+"""Tests for declip_core.training.data.distortions (25 KADID-style types x 5 levels)."""
 from __future__ import annotations
 
 from types import MappingProxyType
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, features
 
-from declip_core.data.distortions import (
+from declip_core.training.data.distortions import (
     ATTRIBUTES,
     DISTORTIONS,
     FAMILIES,

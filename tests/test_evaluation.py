@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from declip_core.training.evaluation import (
+from declip_core.training.disentangler_eval import (
     EvalReport,
     SingleDistortionLabels,
     heldout_probes,

@@ -1,4 +1,4 @@
-"""End-to-end tests of the I&2T builder (declip_core.data.i2t) and its CLI (training/build_i2t.py).
+"""End-to-end tests of the I&2T builder (declip_core.training.data.i2t) and its CLI (training/build_i2t.py).
 
 Builds are tiny (64-128 px crops, a few samples per crop) from downscaled sample photos. Semantic texts
 come from the real `lite` captioner (the session backbone, loaded once).
@@ -24,12 +24,12 @@ import pytest
 from PIL import Image
 from test_texts import CONTENT_WHITELIST  # the same content-word rule as the text generators' leak test
 
-from declip_core.data.distortions import DISTORTIONS
-from declip_core.data.i2t import BuildConfig, BuildSummary, build_i2t
-from declip_core.data.i2t import build as build_mod
-from declip_core.data.i2t.captioner import lite_captioner
-from declip_core.data.manifest import COLUMNS, read_manifest, shard_dirs
-from declip_core.data.texts import PERCEPTUAL_VOCAB, QUALITY_WORDS, Captioner, clean_semantic_text
+from declip_core.training.data.distortions import DISTORTIONS
+from declip_core.training.data.i2t import BuildConfig, BuildSummary, build_i2t
+from declip_core.training.data.i2t import build as build_mod
+from declip_core.training.data.i2t.captioner import lite_captioner
+from declip_core.training.data.manifest import COLUMNS, EXTRA_COLUMNS, read_manifest, shard_dirs
+from declip_core.training.data.texts import PERCEPTUAL_VOCAB, QUALITY_WORDS, Captioner, clean_semantic_text
 from declip_core.imagenet import imagenet_classes
 from declip_core.samples import sample_path
 
@@ -137,7 +137,8 @@ def test_datasets_opens_the_set_with_every_manifest_column(base: tuple[Path, Bui
 
     out, summary = base
     ds = datasets.load_dataset("imagefolder", data_dir=str(out), split="train")
-    assert set(ds.column_names) == {"image"} | (set(COLUMNS) - {"file_name"})
+    # every builder column: the required ones and the optional ones (crop_id, source_path, ladder, pseudo_mos)
+    assert set(ds.column_names) == {"image"} | (set(COLUMNS) | set(EXTRA_COLUMNS)) - {"file_name"}
     rows = read_manifest(out)
     assert ds.num_rows == len(rows) == summary.samples > 0
     assert sorted(ds["sample_id"]) == sorted(r["sample_id"] for r in rows)
@@ -228,7 +229,7 @@ def test_distortion_text_table_names_equal_the_registry() -> None:
 # --- labelled sources ---------------------------------------------------------------------------
 
 def test_labelled_sources_keep_their_labels(labelled: tuple[Path, BuildSummary]) -> None:
-    from declip_core.data.sources import read_sources_spec
+    from declip_core.training.data.sources import read_sources_spec
 
     out, summary = labelled
     rows = read_manifest(out)
@@ -253,7 +254,7 @@ def test_labelled_sources_keep_their_labels(labelled: tuple[Path, BuildSummary])
 
 
 def test_dataset_captions_become_semantic_texts(labelled: tuple[Path, BuildSummary]) -> None:
-    from declip_core.data.sources import read_sources_spec
+    from declip_core.training.data.sources import read_sources_spec
 
     out, _ = labelled
     ag = [r for r in read_manifest(out) if r["source"] == "agiqa3k"]

@@ -3,8 +3,8 @@ import torch
 
 from declip_core.iqa import QualityModel, RegressionHead, ZeroShotHead, load_quality_head, save_quality_head
 from declip_core.iqa.model import zero_shot_head
-from declip_core.testing import tiny_declip
-from declip_core.training.iqa_heads import fit_regression_head, pairwise_accuracy, within_group_srcc
+from declip_core.training.testing import tiny_declip
+from declip_core.training.quality_heads import fit_regression_head, pairwise_accuracy, within_group_srcc
 
 
 @pytest.fixture(scope="module")

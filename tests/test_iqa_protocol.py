@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from PIL import Image
 from scipy import stats
 
-from declip_core.data.sources import check_images, read_source
-from declip_core.evaluation import (
+from declip_core.training.data.sources import check_images, read_source
+from declip_core.training.mos.protocol import (
     cross_dataset,
     evaluate,
     krcc,
@@ -23,7 +23,7 @@ from declip_core.evaluation import (
     run_protocol,
     srcc,
 )
-from declip_core.evaluation.iqa_protocol import logistic4
+from declip_core.training.mos.protocol import logistic4
 
 
 @pytest.fixture(autouse=True)

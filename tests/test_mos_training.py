@@ -1,4 +1,4 @@
-"""MOS head training and the IQA protocols (declip_core/iqa/mos.py, training/train_iqa.py,
+"""MOS head training and the IQA protocols (declip_core/training/mos/, training/train_iqa.py,
 training/eval_iqa.py) on the tiny dataset fixtures and on small synthetic sets, with tiny_declip."""
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import pytest
 import torch
 from PIL import Image
 
-from declip_core.data.distortions import apply_distortion
+from declip_core.training.data.distortions import apply_distortion
 from declip_core.iqa import create_quality_model
 from declip_core.iqa.batch import score_files
 from declip_core.iqa.model import default_views
-from declip_core.iqa.mos import (
+from declip_core.training.mos import (
     Embedded,
     MosSet,
     PerceptualCache,
@@ -36,7 +36,7 @@ from declip_core.iqa.mos import (
 )
 from declip_core.iqa.views import ViewPolicy
 from declip_core.samples import sample_path
-from declip_core.testing import tiny_declip
+from declip_core.training.testing import tiny_declip
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "datasets"
@@ -119,16 +119,16 @@ def test_cache_reused_and_invalidated(dc, tmp_path, monkeypatch):
     ok, e1, err = cache.get(files)
     assert list(ok) == [0, 1, 2] and not err and e1.emb.shape == (3, dc.perceptual_dim)
 
-    from declip_core.iqa import mos
+    from declip_core.training.mos import cache as mos_cache
 
     calls: list[list[str]] = []
-    real = mos.embed_views
+    real = mos_cache.embed_views
 
     def spy(paths, *a, **k):
         calls.append([str(p) for p in paths])
         return real(paths, *a, **k)
 
-    monkeypatch.setattr(mos, "embed_views", spy)
+    monkeypatch.setattr(mos_cache, "embed_views", spy)
     ok, e2, _ = cache.get(files)
     assert calls == [] and np.array_equal(e1.emb, e2.emb)  # all from the cache
     st = files[1].stat()
@@ -281,18 +281,19 @@ def test_fit_mos_head_is_scale_invariant():
 
 def test_intra_split_keeps_references_apart(dc, tmp_path, monkeypatch):
     """Every split of a KADID-like set puts each reference's images on one side only."""
-    from declip_core.iqa import mos
+    from declip_core.training.mos import evaluate as mos_eval
+    from declip_core.training.mos import fit as mos_fit
 
     data = load_and_embed([_spec("kadid10k", _kadid_like(tmp_path / "kadid"))], dc, VP, tmp_path / "c", workers=0)
     d = data["kadid10k"]
     seen: list[tuple[np.ndarray, np.ndarray]] = []
-    real = mos.fit_regression_head
+    real = mos_fit.fit_regression_head
 
     def spy(x, y, **kw):
         return real(x, y, **{**kw, "epochs": 5})
 
-    monkeypatch.setattr(mos, "fit_regression_head", spy)
-    orig = mos.run_protocol
+    monkeypatch.setattr(mos_fit, "fit_regression_head", spy)
+    orig = mos_eval.run_protocol
 
     def capture(tp, targets, **kw):
         def wrapped(tr, te):
@@ -300,8 +301,8 @@ def test_intra_split_keeps_references_apart(dc, tmp_path, monkeypatch):
             return tp(tr, te)
         return orig(wrapped, targets, **kw)
 
-    monkeypatch.setattr(mos, "run_protocol", capture)
-    res = mos.intra_dataset(d, n_splits=10, seed=3)
+    monkeypatch.setattr(mos_eval, "run_protocol", capture)
+    res = mos_eval.intra_dataset(d, n_splits=10, seed=3)
     assert len(res.per_split) == 10 and len(seen) == 10
     g = np.asarray(d.set.groups)
     for tr, te in seen:
@@ -333,11 +334,7 @@ def _lite_files() -> tuple[Path, Path] | None:
 
 
 def test_cli_rejects_bad_spec(tmp_path):
-    sys.path.insert(0, str(ROOT / "training"))
-    try:
-        import train_iqa
-    finally:
-        sys.path.remove(str(ROOT / "training"))
+    from declip_core.training.cli import train_iqa
     assert train_iqa.main(["--dataset", "koniq10k", "--out", str(tmp_path)]) == 2
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from declip_core.iqa import AttributeHead, QualityModel, RegressionHead, load_quality_head, save_quality_head
-from declip_core.testing import tiny_declip
+from declip_core.training.testing import tiny_declip
 from declip_core.training.quality_fit import (TECH_ATTRIBUTES, FitConfig, attribute_family, attribute_targets,
                                               fit_attribute_head, fit_tech_head, flat_frame_targets, flat_frames,
                                               ladders_of)
@@ -174,7 +174,7 @@ def test_attribute_head_round_trips_in_a_head_checkpoint(tmp_path):
 def test_subset_by_crop_keeps_whole_crops_spread_over_photos():
     from pathlib import Path
 
-    from declip_core.data.manifest import Row
+    from declip_core.training.data.manifest import Row
     from declip_core.training.pipeline import subset_by_crop
 
     rows = [Row(Path(f"{p}{c}{k}.png"), {"photo_id": p, "crop_id": f"{p}/{c}"})

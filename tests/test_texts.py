@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFilter
 
-from declip_core.data.texts import (
+from declip_core.training.data.texts import (
     HELDOUT_QUERIES,
     PERCEPTUAL_VOCAB,
     QUALITY_WORDS,
@@ -30,9 +30,9 @@ from declip_core.data.texts import (
     perceptual_text_from_mos,
     vocabulary_phrases,
 )
-from declip_core.data.texts.attribute_text import ATTRIBUTE_WORDS
-from declip_core.data.texts.attributes import ATTRIBUTE_NAMES, ATTRIBUTE_THRESHOLDS, bucket, immerkaer_sigma
-from declip_core.data.texts.quality_words import QUALITY_MODIFIERS
+from declip_core.training.data.texts.attribute_text import ATTRIBUTE_WORDS
+from declip_core.training.data.texts.attributes import ATTRIBUTE_NAMES, ATTRIBUTE_THRESHOLDS, bucket, immerkaer_sigma
+from declip_core.training.data.texts.quality_words import QUALITY_MODIFIERS
 from declip_core.imagenet import imagenet_classes
 from declip_core.samples import sample_paths
 

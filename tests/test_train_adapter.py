@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from declip_core.adapter import load_adapter
-from declip_core.adapter.train import TrainConfig, _conditions, train
+from declip_core.training.adapter.train import TrainConfig, _conditions, train
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "training" / "train_adapter.py"
@@ -34,14 +34,14 @@ def data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_sd(tmp_path_factory) -> Path:
-    from declip_core.adapter.testing import make_tiny_sd
+    from declip_core.training.adapter.testing import make_tiny_sd
 
     return make_tiny_sd(tmp_path_factory.mktemp("sd"))
 
 
 @pytest.fixture(scope="module")
 def tiny_sdxl(tmp_path_factory) -> Path:
-    from declip_core.adapter.testing import make_tiny_sdxl
+    from declip_core.training.adapter.testing import make_tiny_sdxl
 
     return make_tiny_sdxl(tmp_path_factory.mktemp("sdxl"))
 
@@ -64,7 +64,7 @@ def _check_reload(result, n_perceptual: int) -> None:
 
 @pytest.mark.slow
 def test_loss_falls_on_fixed_batch_sd(tiny_sd, data_dir, tmp_path) -> None:
-    from declip_core.testing import tiny_declip
+    from declip_core.training.testing import tiny_declip
 
     declip = tiny_declip()
     result = train(_cfg(tiny_sd, data_dir, tmp_path / "a.safetensors"), log=lambda _: None, declip=declip)
@@ -78,7 +78,7 @@ def test_loss_falls_on_fixed_batch_sd(tiny_sd, data_dir, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_loss_falls_on_fixed_batch_sdxl_and_pooled_head_learns(tiny_sdxl, data_dir, tmp_path) -> None:
-    from declip_core.testing import tiny_declip
+    from declip_core.training.testing import tiny_declip
 
     declip = tiny_declip()
     result = train(_cfg(tiny_sdxl, data_dir, tmp_path / "x.safetensors", steps=15, use_semantic=True),
@@ -93,8 +93,8 @@ def test_loss_falls_on_fixed_batch_sdxl_and_pooled_head_learns(tiny_sdxl, data_d
 
 
 def test_condition_dropout_and_phrase_embeddings(data_dir) -> None:
-    from declip_core.adapter.data import CaptionedImageDataset
-    from declip_core.testing import tiny_declip
+    from declip_core.training.adapter.data import CaptionedImageDataset
+    from declip_core.training.testing import tiny_declip
 
     declip = tiny_declip()
     ds = CaptionedImageDataset(data_dir, 32)
@@ -142,3 +142,6 @@ def test_cli_end_to_end_with_lite_declip(tiny_sd, data_dir, tmp_path, lite_backb
     assert [e["event"] for e in events].count("step") == 3 and events[-1]["event"] == "saved"
     adapter = load_adapter(out)
     assert adapter.config.perceptual_dim == 32 and adapter.config.context_dim == 32
+    from declip_core.checkpoint import read_config
+
+    assert adapter.declip_sha256 == read_config(ckpt)["sha256"]  # so embeddings of other DeCLIPs are refused

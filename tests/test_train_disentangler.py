@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from declip_core.model import DisentanglerConfig
 from declip_core.training.config import OptimConfig
-from declip_core.training.disentangle import TrainArrays, train_disentangler
+from declip_core.training.disentangler import TrainArrays, train_disentangler
 
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 from ddp_worker import synthetic  # noqa: E402

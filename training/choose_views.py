@@ -1,5 +1,5 @@
-#!/usr/bin/env python
-"""Choose declip_tech's view policy on validation photos (see declip_core/training/cli/choose_views.py)."""
+"""`python training/choose_views.py --help` (also the `declip-choose-views` command): a thin front end of declip_core/training/cli/choose_views.py."""
 from declip_core.training.cli.choose_views import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -95,6 +95,7 @@ class DPAdapter(nn.Module):
     def __init__(self, config: DPAdapterConfig) -> None:
         super().__init__()
         self.config = config
+        self.declip_sha256: str | None = None  # the DeCLIP checkpoint it was trained on, when known
         c = config
         self.proj = nn.Sequential(
             nn.Linear(c.input_dim, c.hidden_dim),

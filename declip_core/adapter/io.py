@@ -14,15 +14,24 @@ CHECKPOINT_KIND = "dp_adapter"
 
 
 def save_adapter(adapter: DPAdapter, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
-    """Write the adapter's weights and config; `metadata` (JSON-serialisable) records how it was made."""
+    """Write the adapter's weights and config; `metadata` (JSON-serialisable) records how it was made.
+
+    `adapter.declip_sha256` (the DeCLIP checkpoint it was trained on), when set, is stored as
+    `declip_sha256` so that embeddings of another DeCLIP checkpoint can be refused later.
+    """
     config: dict[str, Any] = {"kind": CHECKPOINT_KIND, "adapter": adapter.config.to_dict()}
+    if adapter.declip_sha256:
+        config["declip_sha256"] = adapter.declip_sha256
     if metadata:
         config["metadata"] = dict(metadata)
     return save_checkpoint(path, adapter.state_dict(), config)
 
 
 def load_adapter(path: str | Path, device: str | torch.device = "cpu") -> DPAdapter:
-    """A DPAdapter (eval mode) from a checkpoint; ValueError for another kind or mismatched tensors."""
+    """A DPAdapter (eval mode) from a checkpoint; ValueError for another kind or mismatched tensors.
+
+    Its `declip_sha256` is the stored DeCLIP checkpoint hash (None for adapters saved without one).
+    """
     tensors, cfg = load_checkpoint(path)
     if cfg.get("kind") != CHECKPOINT_KIND:
         raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {CHECKPOINT_KIND!r}")
@@ -33,6 +42,8 @@ def load_adapter(path: str | Path, device: str | torch.device = "cpu") -> DPAdap
         adapter.load_state_dict(tensors, strict=True)
     except RuntimeError as e:
         raise ValueError(f"{path}: tensors do not fit the adapter config: {e}") from e
+    sha = cfg.get("declip_sha256")
+    adapter.declip_sha256 = str(sha) if sha else None
     return adapter.eval().to(device)
 
 

@@ -7,29 +7,10 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from declip_core.preprocess import PreprocessConfig
+from declip_core.transforms import tensor_preprocess
 
-@dataclass(frozen=True)
-class PreprocessConfig:
-    """How images become backbone input; stored with every checkpoint."""
-
-    image_size: int
-    resize: str  # "shortest" (resize shorter side, then centre crop) or "squash"
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    interpolation: str = "bicubic"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "PreprocessConfig":
-        return cls(
-            image_size=int(d["image_size"]),
-            resize=str(d["resize"]),
-            mean=tuple(float(v) for v in d["mean"]),  # type: ignore[arg-type]
-            std=tuple(float(v) for v in d["std"]),  # type: ignore[arg-type]
-            interpolation=str(d.get("interpolation", "bicubic")),
-        )
+__all__ = ["Backbone", "BackboneInfo", "ImageFeatures", "PreprocessConfig"]
 
 
 @dataclass(frozen=True)
@@ -102,8 +83,6 @@ class Backbone(nn.Module):
 
     def normalize(self, images01: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in 0..1 -> backbone input: differentiable resize and normalise."""
-        from declip_core.transforms import tensor_preprocess
-
         if self.info.preprocess is None:
             raise ValueError(f"backbone {self.info.spec!r} has no preprocessing config")
         return tensor_preprocess(images01, self.info.preprocess)

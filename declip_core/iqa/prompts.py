@@ -1,7 +1,7 @@
 """Antonym prompt pairs for zero-shot quality in DeCLIP's perceptual space (CLIP-IQA style).
 
 These are fixed product prompts; the phrasings used to *evaluate* zero-shot generalisation are the
-separate held-out queries in declip_core.data.texts.heldout, never these.
+separate held-out queries in declip_core.training.data.texts.heldout, never these.
 """
 from __future__ import annotations
 

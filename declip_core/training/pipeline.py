@@ -8,9 +8,9 @@ from typing import Sequence
 import numpy as np
 
 from declip_core.backbones import Backbone
-from declip_core.data.manifest import Row
+from declip_core.training.data.manifest import Row
 from declip_core.model import select_features
-from declip_core.training.disentangle import TrainArrays
+from declip_core.training.disentangler import TrainArrays
 from declip_core.training.feature_cache import FeatureCache, TextCache
 
 import torch
@@ -46,7 +46,7 @@ def train_arrays(rows: Sequence[Row], enc: Encoded, backbone: Backbone, cache_di
     texts = TextCache(cache_dir, backbone)
     tp = texts.get([r["perceptual_text"] for r in rows], progress=progress)
     ts = texts.get([r["semantic_text"] for r in rows], progress=progress)
-    from declip_core.training.iqa_heads import tech_target
+    from declip_core.training.quality_heads import tech_target
 
     return TrainArrays(feats=enc.select(features), perc_text=tp, sem_text=ts,
                        perc_keys=_ids([r["perc_key"] for r in rows]), sem_keys=_ids([r["photo_id"] for r in rows]),

@@ -6,7 +6,7 @@ calibrated across types; see the data build) plus a RankIQA-style ranking loss o
 
 attribute head: one P(good) per technical attribute (sharpness, noise, exposure, colour, contrast,
 compression). The family of an attribute is the set of distortion types whose `attribute` is it
-(declip_core.data.distortions registry). Target: 1 when no applied distortion touches the attribute,
+(declip_core.training.data.distortions registry). Target: 1 when no applied distortion touches the attribute,
 `1 - 0.18 * level` (0.82 .. 0.10) for the worst applied step of its family, plus a ranking loss over
 that family's ladders. Flat frames (black, white, grey, single colours) are added with the values a
 person would give them: no contrast, no detail, no noise, no compression; badly exposed when black or
@@ -32,7 +32,7 @@ LEVEL_STEP = 0.18  # attribute target 1 - LEVEL_STEP * level
 
 def attribute_family(attribute: str) -> tuple[str, ...]:
     """Distortion types whose registry attribute is `attribute` (its own family)."""
-    from declip_core.data.distortions import DISTORTIONS
+    from declip_core.training.data.distortions import DISTORTIONS
 
     fam = tuple(n for n, s in DISTORTIONS.items() if s.attribute == attribute)
     if not fam:

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from declip_core.data.manifest import read_manifest
-from declip_core.data.texts import HELDOUT_QUERIES, perceptual_text_from_distortions
+from declip_core.training.data.manifest import read_manifest
+from declip_core.training.data.texts import HELDOUT_QUERIES, perceptual_text_from_distortions
 from declip_core.inference import DeCLIP
-from declip_core.training.evaluation import EvalReport, evaluate_heldout, measured_attribute_features, plot_embeddings
+from declip_core.training.disentangler_eval import EvalReport, evaluate_heldout, measured_attribute_features, plot_embeddings
 from declip_core.training.pipeline import encode_rows, subset_by_crop
 
 # A perception-only reference row: five measured attributes, no semantics at all. How well it tells

@@ -44,7 +44,7 @@ def ladder_images(photos: dict[str, np.ndarray], types: Sequence[str], seed: int
                   ) -> tuple[list[np.ndarray], list[int], list[str]]:
     """Images, levels and ladder ids 'photo|type' (clean = level 0 of every ladder, stored once per ladder
     so each image keeps its own size)."""
-    from declip_core.data.distortions import N_LEVELS, apply_distortion
+    from declip_core.training.data.distortions import N_LEVELS, apply_distortion
 
     ims, lv, grp = [], [], []
     for name, rgb in photos.items():

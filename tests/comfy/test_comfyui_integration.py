@@ -20,16 +20,25 @@ from typing import Any
 
 import numpy as np
 import pytest
+from build_workflows import WORKFLOWS as EXAMPLES
 from comfy_server import REPO, ComfyServer, start
-from make_declip_models import ADAPTER_SD15, ADAPTER_SDXL, DECLIP_NAME, make_declip_models
+from make_declip_models import (
+    ADAPTER_SD15,
+    ADAPTER_SDXL,
+    ADAPTER_WRONG_DECLIP,
+    DECLIP_NAME,
+    ORPHAN,
+    make_declip_models,
+)
 from make_tiny_sd15 import make_tiny_sd15
 from PIL import Image
 from ui_to_api import ui_to_api
 
 COMFYUI_PATH = os.environ.get("COMFYUI_PATH")
-WORKFLOWS = REPO / "comfyui_nodes" / "workflows"
+TEMPLATES = REPO / "comfyui_nodes" / "example_workflows"  # UI format: what ComfyUI lists as templates
+API = REPO / "tests" / "fixtures" / "comfy_workflows"  # the same graphs in API format
 OUR_NODES = {"DeCLIPLoader", "DPAdapterLoader", "DeCLIPImageEncode", "DeCLIPPhraseEncode", "DPAdapterApply",
-             "DeCLIPQualityScore"}
+             "DeCLIPQualityScore", "DeCLIPBestOfN", "DeCLIPQualityFilter"}
 
 pytestmark = [
     pytest.mark.slow,
@@ -47,7 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
     make_tiny_sd15(base / "models" / "diffusers" / "tiny_sd15")
     make_declip_models(base / "models" / "declip")
     (base / "input").mkdir()
-    shutil.copy(REPO / "declip_core" / "assets" / "samples" / "chelsea.png", base / "input" / "reference.png")
+    shutil.copy(REPO / "declip_core" / "assets" / "samples" / "chelsea.png", base / "input" / "example.png")
     srv = start(Path(COMFYUI_PATH), base, python=os.environ.get("COMFYUI_PYTHON"))
     try:
         yield srv
@@ -55,12 +64,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
         srv.stop()
 
 
+def _api(slug: str) -> dict[str, Any]:
+    return json.loads((API / f"{slug}_api.json").read_text())
+
+
 def _tiny(graph: dict[str, Any]) -> dict[str, Any]:
-    """An example graph on the tiny test model: DiffusersLoader for the checkpoint, 2 steps, 64x64."""
+    """An example graph on the tiny test model: DiffusersLoader for the checkpoint, 2 steps, 64x64, and
+    the random SD1.5 test adapter in place of the hint the templates carry."""
     g = copy.deepcopy(graph)
     for node in g.values():
         node.pop("_meta", None)
-        if node["class_type"] == "CheckpointLoaderSimple":
+        if node["class_type"] == "DPAdapterLoader":
+            node["inputs"]["adapter_name"] = ADAPTER_SD15
+        elif node["class_type"] == "CheckpointLoaderSimple":
             node["class_type"], node["inputs"] = "DiffusersLoader", {"model_path": "tiny_sd15"}
         elif node["class_type"] == "KSampler":
             node["inputs"]["steps"] = 2
@@ -75,7 +91,7 @@ def _node(graph: dict[str, Any], class_type: str) -> dict[str, Any]:
 
 def _image(server: ComfyServer, entry: dict[str, Any]) -> np.ndarray:
     assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
-    images = [im for out in entry["outputs"].values() for im in out.get("images", [])]
+    images = [im for out in entry["outputs"].values() for im in out.get("images", []) if im.get("type") == "output"]
     assert len(images) == 1
     return np.asarray(Image.open(io.BytesIO(server.view(images[0]))).convert("RGB"), dtype=np.float32)
 
@@ -88,18 +104,37 @@ def _error(entry: dict[str, Any]) -> dict[str, Any]:
 def test_pack_is_loaded_and_lists_models(server: ComfyServer) -> None:
     info = server.get("/object_info")
     assert OUR_NODES <= info.keys(), server.log()[-3000:]
+    from comfyui_nodes.model_paths import UNUSABLE
     from declip_core.pretrained import list_pretrained
 
-    # files in models/declip/ first, then the bundled weight tags (e.g. `lite`)
-    assert info["DeCLIPLoader"]["input"]["required"]["declip_name"][0] == [DECLIP_NAME, *list_pretrained("declip")]
-    assert "lite" in list_pretrained("declip")
+    # usable files in models/declip/ first, then files that cannot be loaded (marked), then the bundled tags
+    names = info["DeCLIPLoader"]["input"]["required"]["declip_name"][0]
+    assert names[0] == DECLIP_NAME and names[2:] == list_pretrained("declip") and "lite" in names
+    assert names[1].startswith(f"{UNUSABLE}{ORPHAN} (no {ORPHAN[:-12]}.json beside it"), names
     assert info["DPAdapterLoader"]["input"]["required"]["adapter_name"][0] == sorted(
-        [ADAPTER_SD15, ADAPTER_SDXL]) + list_pretrained("dp_adapter")
+        [ADAPTER_SD15, ADAPTER_SDXL, ADAPTER_WRONG_DECLIP]) + [names[1]] + list_pretrained("dp_adapter")
     assert info["DPAdapterApply"]["output"] == ["CONDITIONING"]
+    server.get("/object_info")
+    assert server.log().count(f"{ORPHAN} cannot be loaded") == 1  # logged once, however often the UI asks
+    for name, node in info.items():  # every input and output of the pack explained in a tooltip
+        if name in OUR_NODES:
+            specs = {**node["input"]["required"], **node["input"].get("optional", {})}
+            assert all(len(s) > 1 and s[1].get("tooltip") for s in specs.values()), name
+            assert len(node["output_tooltips"]) == len(node["output"]) and all(node["output_tooltips"]), name
+            assert "DeCLIP" in node["display_name"], name
+
+
+def test_choosing_an_unusable_checkpoint_says_why(server: ComfyServer) -> None:
+    info = server.get("/object_info")
+    orphan = info["DeCLIPLoader"]["input"]["required"]["declip_name"][0][1]
+    graph = _api("quality_score")
+    next(n for n in graph.values() if n["class_type"] == "DeCLIPLoader")["inputs"]["declip_name"] = orphan
+    err = _error(server.run(graph))
+    assert err["node_type"] == "DeCLIPLoader" and ".json beside it" in err["exception_message"]
 
 
 def test_phrase_workflow_conditions_real_sampling(server: ComfyServer) -> None:
-    graph = _tiny(json.loads((WORKFLOWS / "perceptual_phrase_sd15_api.json").read_text()))
+    graph = _tiny(_api("perceptual_phrase"))
     apply = _node(graph, "DPAdapterApply")
     on = _image(server, server.run(graph))
     apply["inputs"]["strength"] = 0.0
@@ -112,31 +147,69 @@ def test_phrase_workflow_conditions_real_sampling(server: ComfyServer) -> None:
     assert np.abs(on - baseline).mean() > 0.1  # the perceptual tokens reached the UNet
 
 
-def test_reference_ui_workflow_runs(server: ComfyServer) -> None:
-    """The UI-format example, converted as the frontend would, runs up to the decoded image."""
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda w: w.slug)
+def test_templates_match_their_api_fixtures(server: ComfyServer, example: Any) -> None:
+    """Each UI template, converted as the frontend would, is its API fixture (which the other tests queue)."""
     info = server.get("/object_info")
-    graph = _tiny(ui_to_api(json.loads((WORKFLOWS / "perceptual_reference_sd15_ui.json").read_text()), info))
-    api = _tiny(json.loads((WORKFLOWS / "perceptual_reference_sd15_api.json").read_text()))
-    assert graph == api  # the two example files describe the same graph
-    quality_available = _has_quality_models()
-    if not quality_available:
-        graph = {k: v for k, v in graph.items() if v["class_type"] != "DeCLIPQualityScore"}
-    entry = server.run(graph)
+    ui = json.loads((TEMPLATES / f"{example.name}.json").read_text())
+    assert ui_to_api(ui, info) == _api(example.slug)
+    assert (TEMPLATES / f"{example.name}.jpg").is_file()
+
+
+def test_quality_template_runs_as_shipped_and_agrees_with_pyiqa(server: ComfyServer) -> None:
+    """The quality template needs nothing but the pack (the shipped lite weights); its score is pyiqa's."""
+    import pyiqa
+    import torch
+
+    entry = server.run(_api("quality_score"))
+    assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
+    shown = {v["text"][0].split(",")[0]: v["scores"] for v in entry["outputs"].values() if "text" in v}
+    image = torch.from_numpy(np.asarray(Image.open(REPO / "declip_core" / "assets" / "samples" / "chelsea.png")
+                                        .convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+    for metric, label in (("tech", "DeCLIP technical quality"), ("aes", "DeCLIP aesthetic quality")):
+        expected = float(pyiqa.create_metric(f"declip_{metric}", device="cpu")(image).item())
+        assert shown[label] == pytest.approx([expected], abs=1e-4), metric
+
+
+def test_reference_template_runs_with_an_adapter(server: ComfyServer) -> None:
+    entry = server.run(_tiny(_api("perceptual_reference")))
     _image(server, entry)
-    if quality_available:
-        out = next(v for v in entry["outputs"].values() if "text" in v)
-        assert "quality" in out["text"][0] and np.isfinite(out["score"][0])
+    out = next(v for v in entry["outputs"].values() if "text" in v)
+    assert "technical quality" in out["text"][0] and np.isfinite(out["scores"][0])
 
 
-def test_phrase_ui_workflow_matches_api(server: ComfyServer) -> None:
-    info = server.get("/object_info")
-    ui = ui_to_api(json.loads((WORKFLOWS / "perceptual_phrase_sd15_ui.json").read_text()), info)
-    api = json.loads((WORKFLOWS / "perceptual_phrase_sd15_api.json").read_text())
-    assert ui == {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in api.items()}
+def test_best_of_n_template_keeps_the_best_sample(server: ComfyServer) -> None:
+    graph = _tiny(_api("best_of_n"))
+    best_id = next(k for k, v in graph.items() if v["class_type"] == "DeCLIPBestOfN")
+    dec_id = next(k for k, v in graph.items() if v["class_type"] == "VAEDecode")
+    graph["score_all"] = {"class_type": "DeCLIPQualityScore", "inputs": {
+        "image": [dec_id, 0], "declip": graph[best_id]["inputs"]["declip"], "metric": "tech", "head": "default"}}
+    entry = server.run(graph)
+    assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
+    all_scores = entry["outputs"]["score_all"]["scores"]
+    best = entry["outputs"][best_id]
+    assert len(all_scores) == 4 and best["scores"] == [max(all_scores)]
+    assert "best 1 of 4" in best["text"][0]
+    saved = [im for v in entry["outputs"].values() for im in v.get("images", []) if im["type"] == "output"]
+    previews = [im for v in entry["outputs"].values() for im in v.get("images", []) if im["type"] == "temp"]
+    assert len(saved) == 1 and len(previews) == 4
+    kept = np.asarray(Image.open(io.BytesIO(server.view(saved[0]))).convert("RGB"), dtype=np.float32)
+    index = all_scores.index(max(all_scores))
+    sample = np.asarray(Image.open(io.BytesIO(server.view(previews[index]))).convert("RGB"), dtype=np.float32)
+    np.testing.assert_array_equal(kept, sample)  # the saved image is the best-scoring sample
+
+
+def test_adapter_of_another_declip_is_refused(server: ComfyServer) -> None:
+    """An adapter trained on another DeCLIP checkpoint of the same width: a clear error, not silent misuse."""
+    graph = _tiny(_api("perceptual_phrase"))
+    _node(graph, "DPAdapterLoader")["inputs"]["adapter_name"] = ADAPTER_WRONG_DECLIP
+    err = _error(server.run(graph))
+    assert err["node_type"] == "DPAdapterApply" and err["exception_type"] == "ValueError"
+    assert "trained on DeCLIP checkpoint" in err["exception_message"]
 
 
 def test_bad_graphs_are_rejected_or_fail_clearly(server: ComfyServer) -> None:
-    graph = _tiny(json.loads((WORKFLOWS / "perceptual_phrase_sd15_api.json").read_text()))
+    graph = _tiny(_api("perceptual_phrase"))
     loader_id = next(k for k, v in graph.items() if v["class_type"] == "DPAdapterLoader")
     missing = copy.deepcopy(graph)
     missing[loader_id]["inputs"]["adapter_name"] = "no_such_adapter.safetensors"
@@ -147,14 +220,6 @@ def test_bad_graphs_are_rejected_or_fail_clearly(server: ComfyServer) -> None:
     err = _error(server.run(wrong_width))
     assert err["node_type"] == "DPAdapterApply" and err["exception_type"] == "ValueError"
     assert "768 wide" in err["exception_message"] and "2048" in err["exception_message"]
-
-
-def _has_quality_models() -> bool:
-    try:
-        import declip_core.iqa  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def test_apply_matches_comfyui_stylemodelapply() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+VIRTUAL_NODES = {"Note", "MarkdownNote"}  # frontend-only nodes: never sent to the server
 
 
 def _is_widget(spec: list[Any]) -> bool:
@@ -18,6 +19,8 @@ def ui_to_api(ui: dict[str, Any], object_info: dict[str, Any]) -> dict[str, Any]
     links = {link[0]: link for link in ui["links"]}  # id -> [id, src, src_slot, dst, dst_slot, type]
     graph: dict[str, Any] = {}
     for node in ui["nodes"]:
+        if node["type"] in VIRTUAL_NODES:
+            continue
         info = object_info.get(node["type"])
         if info is None:
             raise ValueError(f"node {node['id']}: type {node['type']!r} is not registered in ComfyUI")

@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from declip_core.model import DisentanglerConfig  # noqa: E402
 from declip_core.training.config import OptimConfig  # noqa: E402
-from declip_core.training.disentangle import TrainArrays, train_disentangler  # noqa: E402
+from declip_core.training.disentangler import TrainArrays, train_disentangler  # noqa: E402
 
 
 def synthetic(n: int = 64, d: int = 12, dt: int = 6, seed: int = 0) -> TrainArrays:

@@ -1,1 +1,0 @@
-"""Data: distortion library and dataset builders."""

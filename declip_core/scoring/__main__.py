@@ -1,0 +1,5 @@
+import sys
+
+from declip_core.scoring.cli import main
+
+sys.exit(main())

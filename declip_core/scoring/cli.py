@@ -1,0 +1,165 @@
+"""`declip-score`: score image collections into a resumable table, on one machine or a Ray cluster.
+
+    declip-score INPUT... --metric tech [--metric aes] --out results.parquet [--engine local|ray]
+
+INPUT: folders (recursive), globs, .txt/.csv/.tsv/.parquet lists with a path column, hf:<image folder>.
+Exit status: 0 every input scored, 1 some inputs could not be scored (each has an `error` row),
+2 bad arguments / weights / device, 130 interrupted (rerun the same command to resume).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import signal
+import sys
+from typing import Any, Iterator, Sequence
+
+from declip_core.embed import PRECISIONS, Source, source_key
+from declip_core.io import DEFAULT_MAX_PIXELS
+
+PROG = "declip-score"
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                 epilog="Docs: docs/scale.md. Exit 0 all scored, 1 some failed, 2 bad arguments, "
+                                        "130 interrupted (rerun to resume).")
+    ap.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="folders (recursive), globs, .txt/.csv/.tsv/.parquet path lists, hf:<image folder>")
+    ap.add_argument("--metric", action="append", choices=("tech", "aes"), help="repeat for several (default tech)")
+    ap.add_argument("--out", "-o", required=True, help="results .parquet, .csv or .jsonl (resumed if it exists)")
+    ap.add_argument("--format", choices=("parquet", "csv", "jsonl"), default=None, help="default: from --out suffix")
+    ap.add_argument("--engine", choices=("local", "ray"), default="local")
+    ap.add_argument("--path-column", default="path", help="column of .csv/.tsv/.parquet lists (default path)")
+    ap.add_argument("--attributes", action="store_true", help="also the per-attribute scores (<metric>_<attr>)")
+    ap.add_argument("--embedding", action="store_true", help="also the perceptual embedding (list column)")
+    ap.add_argument("--declip", default=None, help="DeCLIP checkpoint file/folder/tag (default lite)")
+    ap.add_argument("--checkpoint", action="append", default=[], metavar="[METRIC=]PATH",
+                    help="head checkpoint file/folder/tag (default lite-<metric>); METRIC=PATH with several metrics")
+    ap.add_argument("--head", choices=("zeroshot",), default=None, help="zero-shot heads instead of the checkpoints'")
+    ap.add_argument("--batch-size", type=int, default=16, help="inputs per backbone pass (default 16)")
+    ap.add_argument("--workers", type=int, default=1, help="local engine: decode processes (default 1)")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps, auto")
+    ap.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32", help="bf16/fp16: autocast")
+    ap.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    ap.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    ap.add_argument("--flush-rows", type=int, default=4096, help="rows per part file while running")
+    ap.add_argument("--quiet", "-q", action="store_true", help="no progress bar (it is off anyway when not a TTY)")
+    ap.add_argument("--no-summary", action="store_true", help="not even the one-line summary")
+    ray = ap.add_argument_group("Ray engine (pip install 'declip[scale]'; RAY_ADDRESS selects a cluster)")
+    ray.add_argument("--actors", type=int, default=1, help="actor pool size (each loads the model once)")
+    ray.add_argument("--cpus-per-actor", type=float, default=1.0)
+    ray.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per actor (use with --device cuda)")
+    ray.add_argument("--wave", type=int, default=100_000, help="inputs enumerated and submitted at a time")
+    ray.add_argument("--object-store-mb", type=int, default=256, help="local Ray only")
+    return ap
+
+
+def _checkpoints(specs: Sequence[str], metrics: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for s in specs:
+        name, eq, path = s.partition("=")
+        if eq and name in ("tech", "aes"):
+            out[name] = path
+        elif len(metrics) == 1:
+            out[metrics[0]] = s
+        else:
+            raise ValueError(f"--checkpoint {s!r}: with several metrics write METRIC=PATH (e.g. tech=heads/tech)")
+    return out
+
+
+def _pending(inputs: Iterator[Source], done: Any, progress: Any) -> Iterator[Source]:
+    for i, s in enumerate(inputs):
+        if done.take(source_key(s, i)):
+            progress.skipped()
+        else:
+            yield s
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # a cluster scheduler's SIGTERM: stop like Ctrl-C, keeping what is written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    metrics = list(dict.fromkeys(args.metric or ["tech"]))
+    from declip_core.device import resolve_device
+    from declip_core.scoring.progress import Progress
+    from declip_core.scoring.ray_engine import MissingExtra
+    from declip_core.scoring.scorer import build_scorer
+    from declip_core.scoring.sink import ResultSink
+    from declip_core.scoring.sources import Skipped, iter_inputs
+
+    def fail(msg: str) -> int:
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+    try:
+        import pyarrow  # noqa: F401
+        import tqdm  # noqa: F401
+    except ImportError as e:
+        return fail(f"declip-score needs pyarrow and tqdm ({e}): pip install 'declip[scale]'")
+    if args.batch_size < 1 or args.workers < 0 or args.actors < 1:
+        return fail("--batch-size and --actors must be >= 1, --workers >= 0")
+    try:
+        device = str(resolve_device(args.device))
+        ckpts = _checkpoints(args.checkpoint, metrics)
+        if args.engine == "ray":
+            from declip_core.scoring.ray_engine import import_ray
+
+            import_ray()
+        make = functools.partial(build_scorer, metrics, declip=args.declip, checkpoints=ckpts, head=args.head,
+                                 device=device, attributes=args.attributes, embedding=args.embedding,
+                                 precision=args.precision, max_pixels=args.max_pixels)
+        scorer = make()
+        sink = ResultSink(args.out, scorer.schema(), fmt=args.format, flush_rows=args.flush_rows,
+                          overwrite=args.overwrite)
+        done = sink.done()
+    except MissingExtra as e:
+        return fail(str(e))
+    except (ValueError, OSError) as e:
+        return fail(f"{e}\n(weights: pass --declip and --checkpoint, or --head zeroshot)"
+                    if "checkpoint" in str(e) or "weights" in str(e) else str(e))
+
+    skipped = Skipped()
+    progress = Progress(enabled=False if args.quiet else None,
+                        count_inputs=lambda: iter_inputs(args.inputs, args.path_column))
+    pending = _pending(iter_inputs(args.inputs, args.path_column, skipped), done, progress)
+    if args.engine == "ray":
+        from declip_core.scoring.ray_engine import score_ray
+
+        batches = score_ray(pending, make, batch_size=args.batch_size, actors=args.actors,
+                            cpus_per_actor=args.cpus_per_actor, num_gpus=args.num_gpus, wave=args.wave,
+                            object_store_mb=args.object_store_mb)
+    else:
+        from declip_core.scoring.local import score_local
+
+        batches = score_local(pending, scorer, batch_size=args.batch_size, workers=args.workers)
+    old = signal.signal(signal.SIGTERM, _sigterm)
+    code = 0
+    try:
+        for rows in batches:
+            sink.write(rows)
+            progress.update(len(rows), sum(r["error"] is not None for r in rows))
+        sink.finish()
+    except KeyboardInterrupt:
+        sink.flush()
+        progress.summary.interrupted = True
+        code = 130
+    except ValueError as e:  # e.g. a list file without the path column, met while enumerating
+        sink.flush()
+        progress.close()
+        return fail(str(e))
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    summary = progress.close()
+    summary.not_images = skipped.not_images
+    if not args.no_summary:
+        print(summary.line(args.out), file=sys.stderr)
+    if code:
+        return code
+    return 1 if summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line programs behind training/*.py and the console scripts in pyproject.toml (`main(argv)`)."""

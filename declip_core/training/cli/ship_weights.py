@@ -1,0 +1,75 @@
+#!/usr/bin/env python
+"""Copy a finished training run into the package as the shipped weight tags.
+
+    python training/ship_weights.py runs/lite [--version v1]
+
+Writes declip_core/weights/declip-lite-<v>.{safetensors,json} (DeCLIP, stored as float16 to halve
+the file; loading upcasts to float32), declip-lite-tech-<v>.* and declip-lite-aes-<v>.* (the quality
+heads, re-saved so that they reference the shipped DeCLIP's sha256) and declip_core/weights/tags.py.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "weights"  # declip_core/weights
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", help="a train.py output folder holding declip/iqa-tech/iqa-aes checkpoints")
+    ap.add_argument("--version", default="v1")
+    a = ap.parse_args(argv)
+
+    import torch
+
+    from declip_core.checkpoint import load_checkpoint, read_config, save_checkpoint
+    from declip_core.inference import declip_from_checkpoint
+    from declip_core.iqa.model import load_quality_head, save_quality_head
+
+    run = Path(a.run)
+    tensors, cfg = load_checkpoint(run / "declip.safetensors")
+    run_cfg = json.loads((run / "timings.json").read_text()) if (run / "timings.json").is_file() else {}
+    cfg = {k: v for k, v in cfg.items() if k not in ("format", "format_version", "sha256", "tensors_file")}
+    cfg["extra"] = {**cfg.get("extra", {}), "stored_dtype": "float16", "timings_s": run_cfg,
+                    "made_by": f"python training/train.py --config training/configs/lite.yaml; "
+                               f"python training/ship_weights.py {a.run}"}
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}
+    dpath = save_checkpoint(WEIGHTS / f"declip-lite-{a.version}.safetensors", half, cfg)
+    declip = declip_from_checkpoint(dpath)
+    tags = [{"name": "lite", "kind": "declip", "file": dpath.name, "sha256": read_config(dpath)["sha256"],
+             "backbone": "lite", "source": cfg["extra"]["made_by"],
+             "description": "DeCLIP on the lite stand-in backbone, trained offline on CPU (demo grade)"}]
+    for metric in ("tech", "aes"):
+        src = run / f"iqa-{metric}.safetensors"
+        orig = declip_from_checkpoint(run / "declip.safetensors", backbone=declip.backbone)
+        qm = load_quality_head(src, orig)
+        qm.declip = declip
+        extra = {k: v for k, v in read_config(src).items() if k in ("validation", "validation_photos", "attribute_validation", "view_choice")}
+        hp = save_quality_head(WEIGHTS / f"declip-lite-{metric}-{a.version}.safetensors", qm, extra=extra)
+        x = torch.rand(2, 3, 300, 320)
+        with torch.no_grad():
+            diff = float((load_quality_head(src, orig)(x) - qm(x)).abs().max())
+        print(f"{metric}: float16 DeCLIP changes scores by at most {diff:.2e} on random images")
+        tags.append({"name": f"lite-{metric}", "kind": "iqa_head", "file": hp.name, "sha256": read_config(hp)["sha256"],
+                     "backbone": "lite", "source": cfg["extra"]["made_by"],
+                     "description": f"declip_{metric} default head ({qm.head_type}), trained on I&2T-derived targets"})
+    from declip_core.weights.tags import TAGS as OLD
+
+    tags += [t for t in OLD if t["name"] not in {x["name"] for x in tags}]  # keep other tags (control-demo)
+    body = ",\n".join("    " + json.dumps(t) for t in tags)
+    (WEIGHTS / "tags.py").write_text('"""The shipped weight tags: file, sha256, backbone and how each was made '
+                                     '(see docs/weights.md)."""\nfrom __future__ import annotations\n\n'
+                                     f"TAGS: tuple[dict[str, str], ...] = (\n{body},\n)\n")
+    for t in tags:
+        print(f"{t['name']}: {t['file']} sha256 {t['sha256']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+#!/usr/bin/env python
+"""Train DeCLIP end to end: build the I&2T set (if missing), cache backbone features, train the
+disentangler, train the quality heads, evaluate on held-out photos.
+
+    python training/train.py --config training/configs/lite.yaml [--set optim.epochs=10 ...]
+
+Under torchrun the disentangler trains with DistributedDataParallel (gloo on CPU, nccl on GPU);
+rank 0 does everything else.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=None, help="YAML config (see training/configs/lite.yaml)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. optim.epochs=5")
+    ap.add_argument("--no-resume", action="store_true", help="ignore a saved training state in the run folder")
+    a = ap.parse_args(argv)
+
+    import torch
+    import torch.distributed as dist
+
+    from declip_core.training.config import disentangler_config, load_config, save_resolved
+
+    try:
+        cfg = load_config(a.config, a.set)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)  # a CLI setting for this process (library code never sets it)
+    distributed = "RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if distributed else 0
+    out = Path(cfg.out)
+    timings: dict[str, float] = {}
+    if rank == 0:
+        save_resolved(cfg, out)
+    if distributed:
+        dist.barrier()
+
+    from declip_core.backbones import create_backbone
+    from declip_core.training.data.manifest import read_manifest
+    from declip_core.inference import DeCLIP
+    from declip_core.training.disentangler import train_disentangler
+    from declip_core.training.pipeline import encode_rows, train_arrays
+
+    backbone = create_backbone(cfg.backbone)
+    i2t = Path(cfg.data.i2t_dir)
+    t = time.time()
+    if not (i2t / "summary.json").is_file():
+        if not cfg.data.build:
+            print(f"error: {i2t} holds no finished I&2T set and data.build is false", file=sys.stderr)
+            return 2
+        if rank == 0:
+            _build(cfg, backbone)
+        if distributed:
+            dist.barrier()
+    timings["build_i2t_s"] = time.time() - t
+    from declip_core.training.pipeline import subset_by_crop
+
+    all_train = read_manifest(i2t, splits=["train"])
+    rows = subset_by_crop(all_train, cfg.data.max_train_crops, per_photo=cfg.data.max_train_crops_per_photo)
+    if cfg.data.train_crops_file:
+        extra = set(Path(cfg.data.train_crops_file).read_text().split())
+        chosen = {r.data.get("crop_id") for r in rows}
+        rows += [r for r in all_train if r.data.get("crop_id") in extra and r.data.get("crop_id") not in chosen]
+    print(f"training rows: {len(rows)} from {len({r['photo_id'] for r in rows})} photos", flush=True)
+    t = time.time()
+    enc = encode_rows(rows, backbone, cfg.cache_dir, progress=cfg.progress and rank == 0)
+    arrays = train_arrays(rows, enc, backbone, cfg.cache_dir, cfg.model.features, progress=cfg.progress and rank == 0)
+    timings["features_s"] = time.time() - t
+    dcfg = disentangler_config(cfg, backbone.info)
+    t = time.time()
+    log = (lambda r: print(json.dumps(r), flush=True)) if cfg.progress else None
+    dis = train_disentangler(arrays, dcfg, cfg.optim, out, seed=cfg.seed, progress=cfg.progress, resume=not a.no_resume,
+                             log=log)
+    timings["disentangler_s"] = time.time() - t
+    if distributed:
+        dist.destroy_process_group()
+    if rank != 0:
+        return 0
+    declip = DeCLIP(backbone, dis).eval()
+    ckpt = declip.save(out / "declip.safetensors", extra={"i2t_dir": str(i2t), "cache_dir": cfg.cache_dir,
+                                                          "train_samples": len(rows), "seed": cfg.seed})
+    print(f"saved {ckpt}")
+    if cfg.train_iqa:
+        t = time.time()
+        _train_iqa(declip, rows, arrays.feats, out, cfg.seed, i2t, backbone, cfg)
+        timings["iqa_heads_s"] = time.time() - t
+    if cfg.evaluate:
+        from declip_core.training.run_eval import run_evaluation
+
+        t = time.time()
+        rep = run_evaluation(declip, i2t, cfg.cache_dir, out, progress=cfg.progress)
+        timings["evaluate_s"] = time.time() - t
+        print(rep.table())
+        for k, v in rep.claims().items():
+            print(f"- {k}: {'met' if v else 'NOT met'}")
+    (out / "timings.json").write_text(json.dumps(timings, indent=2))
+    print("timings (s): " + ", ".join(f"{k}={v:.1f}" for k, v in timings.items()))
+    return 0
+
+
+def _build(cfg, backbone) -> None:
+    from declip_core.training.data.i2t import BuildConfig, build_i2t
+    from declip_core.training.data.i2t.captioner import lite_captioner
+
+    d = cfg.data
+    bc = BuildConfig(crop_size=d.crop_size, crops_per_photo=d.crops_per_photo, singles_per_crop=d.distortions_per_crop,
+                     combos_per_crop=d.combos_per_crop, heldout_photos=tuple(d.heldout_photos),
+                     heldout_types=tuple(d.heldout_types), seed=d.seed)
+    summary = build_i2t(d.sources, d.i2t_dir, bc, captioner=lite_captioner(backbone, seed=d.seed), progress=cfg.progress)
+    print(summary.format())
+
+
+VAL_SPLITS = ("val", "validation")
+
+
+def _train_iqa(declip, rows, feats, out: Path, seed: int, i2t: Path, backbone, cfg) -> None:
+    import torch
+
+    from declip_core.iqa import save_quality_head
+    from declip_core.training.data.manifest import read_manifest
+    from declip_core.training.pipeline import encode_rows, subset_by_crop
+    from declip_core.training.quality_heads import train_heads
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small full-batch fits: one thread is much faster on a busy machine
+    try:
+        with torch.no_grad():
+            perc = declip.disentangler.embed_features(torch.from_numpy(feats)).perceptual
+        val_rows = subset_by_crop(read_manifest(i2t, splits=list(VAL_SPLITS)), None,
+                                  per_photo=cfg.data.max_val_crops_per_photo)
+        kw: dict = {}
+        if val_rows:  # a validation split of whole photos
+            enc = encode_rows(val_rows, backbone, cfg.cache_dir, progress=cfg.progress)
+            with torch.no_grad():
+                vp = declip.disentangler.embed_features(torch.from_numpy(enc.select(cfg.model.features))).perceptual
+            kw = {"val_rows": val_rows, "val_perceptual": vp}
+            val_desc = sorted({r["photo_id"] for r in val_rows})
+        else:
+            photos = sorted({r["photo_id"] for r in rows})
+            kw = {"val_photos": set(photos[::5])}  # every fifth training photo validates the head choice
+            val_desc = sorted(kw["val_photos"])
+        choices = train_heads(declip, rows, perc, seed=seed, log=lambda m: print(m, flush=True), **kw)
+    finally:
+        torch.set_num_threads(threads)
+    for metric, ch in choices.items():
+        p = save_quality_head(out / f"iqa-{metric}.safetensors", ch.model,
+                              extra={"validation": ch.validation, "validation_photos": val_desc,
+                                     "attribute_validation": ch.attribute_validation})
+        print(f"{metric}: validation {ch.validation} -> default head '{ch.chosen}' saved to {p}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dataset building for training: distortion library, I&2T builders, photo collection, FR labels."""
