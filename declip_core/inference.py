@@ -127,9 +127,7 @@ def declip_from_checkpoint(path: str | Path, backbone: Backbone | None = None, d
     from declip_core.device import resolve_device
 
     device = str(resolve_device(device))
-    tensors, cfg = load_checkpoint(path)
-    if cfg.get("kind") != CHECKPOINT_KIND:
-        raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {CHECKPOINT_KIND!r}")
+    tensors, cfg = load_checkpoint(path, kind=CHECKPOINT_KIND)
     bcfg = cfg["backbone"]
     if backbone is None:
         backbone = create_backbone(bcfg["spec"], device=device)

@@ -124,9 +124,7 @@ def save_quality_head(path: str | Path, model: QualityModel, extra: dict[str, An
 
 def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
     """A QualityModel from a head checkpoint and the DeCLIP it was trained on."""
-    tensors, cfg = load_checkpoint(path)
-    if cfg.get("kind") != HEAD_KIND:
-        raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {HEAD_KIND!r}")
+    tensors, cfg = load_checkpoint(path, kind=HEAD_KIND)
     if cfg.get("declip_sha256") and declip.checkpoint_sha256 and cfg["declip_sha256"] != declip.checkpoint_sha256:
         raise ValueError(f"{path}: head was trained on DeCLIP {cfg['declip_sha256'][:12]}…, "
                          f"given {declip.checkpoint_sha256[:12]}…")
