@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from declip_core.adapter.conditioning import append_tokens, extend_attention_mask
+from declip_core.adapter.conditioning import append_tokens, extend_attention_mask, match_batch
 from declip_core.adapter.dp_adapter import DPAdapter
 from declip_core.adapter.embedding import SourcedEmbedding, check_same_declip, unwrap
 
@@ -21,15 +21,6 @@ def _check_embedding(x: Any, width: int, what: str) -> torch.Tensor:
         raise ValueError(f"{what} embedding is {x.shape[1]} wide but the adapter expects {width}: "
                          "encode with the DeCLIP model the adapter was trained with")
     return x
-
-
-def _pooled_delta(pooled: torch.Tensor, batch: int) -> torch.Tensor:
-    """(Be, D) -> (batch, D) or (1, D); several references on a batch of 1 are averaged."""
-    if pooled.shape[0] in (1, batch):
-        return pooled
-    if batch == 1:
-        return pooled.mean(dim=0, keepdim=True)
-    raise ValueError(f"{pooled.shape[0]} reference embeddings cannot be matched to a conditioning batch of {batch}")
 
 
 def apply_adapter(
@@ -91,7 +82,7 @@ def apply_adapter(
             if not isinstance(pooled, torch.Tensor) or pooled.shape[-1] != cfg.pooled_dim:
                 raise ValueError(f"this DP-Adapter adds a {cfg.pooled_dim}-wide pooled vector but the conditioning's "
                                  f"pooled_output is {getattr(pooled, 'shape', None)}: use it with SDXL conditioning")
-            keys["pooled_output"] = pooled + _pooled_delta(out.pooled, pooled.shape[0]).to(pooled)
+            keys["pooled_output"] = pooled + match_batch(out.pooled, pooled.shape[0]).to(pooled)
         result.append([new_txt, keys])
     return result
 

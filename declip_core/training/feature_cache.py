@@ -14,9 +14,9 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 
 from declip_core.backbones import Backbone
+from declip_core.io import load_image
 
 CACHE_VERSION = 1
 
@@ -45,8 +45,7 @@ class _Images(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        with Image.open(self.paths[i]) as im:
-            return self.tf(im)
+        return self.tf(load_image(self.paths[i]))  # the one decoder (EXIF, alpha on white, 16-bit, CMYK)
 
 
 class FeatureCache:

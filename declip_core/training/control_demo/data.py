@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+
+from declip_core.io import image_size, load_rgb_array
 
 HELDOUT_PHOTOS: tuple[str, ...] = ("china", "flower", "grace_hopper", "coffee")  # never trained on
 
@@ -94,12 +95,6 @@ def condition_for(family: str, level: int) -> Condition:
     return Condition(None, 0) if level == 0 else Condition(family, level)
 
 
-def load_rgb(path: str | Path) -> np.ndarray:
-    """An image file as a uint8 (H, W, 3) array."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
-
-
 def train_photo_paths(min_side: int, photos: Sequence[Path] | None = None) -> list[Path]:
     """Offline photos (or `photos`) that are not held out and whose shorter side is >= min_side."""
     from declip_core.training.data.i2t.photos import offline_photo_paths
@@ -108,9 +103,8 @@ def train_photo_paths(min_side: int, photos: Sequence[Path] | None = None) -> li
     for p in (offline_photo_paths() if photos is None else photos):
         if p.stem in HELDOUT_PHOTOS:
             continue
-        with Image.open(p) as im:
-            if min(im.size) >= min_side:
-                out.append(Path(p))
+        if min(image_size(p)) >= min_side:
+            out.append(Path(p))
     if not out:
         raise ValueError(f"no training photos with a shorter side >= {min_side}")
     return out
@@ -156,7 +150,9 @@ def embed_uint8(declip: Any, images: Sequence[np.ndarray] | np.ndarray, batch: i
 
 def training_phrases(n: int, seed: int) -> list[list[str]]:
     """n generated I&2T perceptual phrases per condition (CONDITIONS order), seeded."""
-    from declip_core.training.data.texts.distortion_text import perceptual_text_from_distortions
+    from declip_core.training.data.texts.distortion_text import (
+        perceptual_text_from_distortions,
+    )
 
     rng = np.random.default_rng(seed)
     return [[perceptual_text_from_distortions([] if c.family is None else [(c.distortion, c.level)], rng)
@@ -231,7 +227,7 @@ def build_cache(folder: str | Path, declip: Any, spec: CacheSpec, photos: Sequen
     photo = np.zeros(n, dtype=np.int64)
     i = 0
     for pi, path in enumerate(photos):
-        for crop in random_crops(load_rgb(path), spec.crops_per_photo, spec.crop, rng):
+        for crop in random_crops(load_rgb_array(path), spec.crops_per_photo, spec.crop, rng):
             for ci, c in enumerate(CONDITIONS):
                 images[i] = distort(crop, c, seed=spec.seed * 1_000_003 + i)
                 cond[i], photo[i] = ci, pi
