@@ -71,12 +71,12 @@ def embed_views(paths: Sequence[str], declip: DeCLIP, views: ViewPolicy, batch_s
     `workers` DataLoader processes, unreadable files reported."""
     if batch_size < 1 or workers < 0:
         raise ValueError(f"{_HERE}: need batch_size >= 1 and workers >= 0, got {batch_size} and {workers}")
-    cfg = declip.backbone.info.preprocess
+    cfg = declip.preprocess_config
     if cfg is None:
         raise ValueError(f"{_HERE}: backbone {declip.backbone.info.spec!r} has no preprocessing config")
     dl = torch.utils.data.DataLoader(_ViewFiles(paths, cfg, views), batch_size=batch_size, shuffle=False,
                                      num_workers=workers, collate_fn=list)
-    dev = next(declip.disentangler.parameters()).device
+    dev = declip.device
     ok: list[int] = []
     out: list[np.ndarray] = []
     errors: dict[str, str] = {}
