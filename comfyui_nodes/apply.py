@@ -124,4 +124,12 @@ class DPAdapterApply:
         strength: float,
         semantic: SourcedEmbedding | torch.Tensor | None = None,
     ) -> tuple[list[list[Any]]]:
+        """Args: conditioning: CONDITIONING [[tensor (B, L, C), dict], ...]; dp_adapter: from DP-Adapter Loader;
+        perceptual: (Be, P) embeddings from a DeCLIP encode node; strength: >= 0 (0: unchanged, 1: as
+        trained); semantic: optional (Be, S), read only by adapters trained with semantics.
+        Returns: (CONDITIONING,) with N' adapter tokens appended per entry, (B, L + N', C); Be references
+        meet the batch of B by declip_core.adapter.conditioning.match_batch (shared, one each, B / Be each,
+        or all on one sample); SDXL adapters add to pooled_output; attention masks are grown.
+        Raises: ValueError: a width or model-family mismatch, references that cannot be matched to the
+        batch, embeddings from another DeCLIP than the adapter's, strength < 0."""
         return (apply_adapter(conditioning, dp_adapter, perceptual, float(strength), semantic),)
