@@ -52,12 +52,15 @@ def test_rgb_array_is_writable_and_alpha_on_white(files: dict[str, Path]) -> Non
 
 def test_training_readers_decode_like_scoring(files: dict[str, Path]) -> None:
     from declip_core.training.adapter.data import load_square01
-    from declip_core.training.feature_cache import _Images
+    from declip_core.training.feature_cache import FeatureCache
     from declip_core.training.testing import TinyBackbone
 
     bb = TinyBackbone()
-    for p in files.values():
-        assert torch.equal(_Images([p], bb)[0], bb.preprocess(load_image(p)))
+    feats = FeatureCache(files["exif"].parent / "cache", bb, workers=0).get(list(files), list(files.values()))
+    for row, p in zip(feats, files.values()):  # (D,) cached = the backbone on the one loader's decoding
+        with torch.no_grad():
+            f = bb.encode_image(bb.preprocess(load_image(p)).unsqueeze(0))
+        np.testing.assert_allclose(row, torch.cat([f.pooled, f.stats], 1)[0].numpy(), rtol=1e-5, atol=1e-5)
     sq = load_square01(files["alpha"], 16)  # (3, 16, 16) in 0..1, centre crop of the upright image
     assert sq.shape == (3, 16, 16)
     assert torch.allclose(sq[:, :, :4], torch.ones(3, 16, 4), atol=1e-6)  # transparent part is white
