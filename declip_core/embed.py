@@ -371,10 +371,10 @@ def embed_stream(inputs: Iterable[Source], declip: DeCLIP, views: Sequence[ViewS
 
 
 def preprocess_config(model: torch.nn.Module) -> PreprocessConfig:
-    """The resize rule of a DeCLIP (model.backbone) or of a model holding one (model.declip)."""
+    """The resize rule of a DeCLIP (DeCLIP.preprocess_config) or of a model holding one (model.declip)."""
     declip = getattr(model, "declip", model)
-    cfg = getattr(getattr(getattr(declip, "backbone", None), "info", None), "preprocess", None)
+    cfg = getattr(declip, "preprocess_config", None)
     if not isinstance(cfg, PreprocessConfig):
-        raise ValueError(f"{_HERE}: expected a QualityModel or a DeCLIP (its backbone's info.preprocess is the "
+        raise ValueError(f"{_HERE}: expected a QualityModel or a DeCLIP (its preprocess_config is the "
                          f"resize rule); got {type(model).__name__}")
     return cfg

@@ -16,7 +16,8 @@ import torch
 
 from declip_core.array_cache import ShardedArrayCache
 from declip_core.backbones import Backbone
-from declip_core.io import load_image
+from declip_core.embed import decode_stream
+from declip_core.transforms import normalize01
 
 CACHE_VERSION = 1
 
@@ -37,17 +38,6 @@ def backbone_key(backbone: Backbone, what: str = "image") -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-class _Images(torch.utils.data.Dataset):
-    def __init__(self, paths: Sequence[Path], backbone: Backbone) -> None:
-        self.paths, self.tf = list(paths), backbone.preprocess
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.tf(load_image(self.paths[i]))  # the one decoder (EXIF, alpha on white, 16-bit, CMYK)
-
-
 class FeatureCache:
     """get(ids, paths) -> (N, D) float32 array of features (pooled then stats), cached in a
     ShardedArrayCache (declip_core.array_cache) under <root>/<backbone key>/."""
@@ -66,20 +56,24 @@ class FeatureCache:
 
     @torch.no_grad()
     def _compute(self, paths: Sequence[Path], progress: bool) -> np.ndarray:
-        dl = torch.utils.data.DataLoader(_Images(paths, self.backbone), batch_size=self.batch_size,
-                                         num_workers=self.workers, shuffle=False)
+        """(N, D) float32 features of image files, decoded by the one decode path (declip_core.embed.decode_stream:
+        declip_core.io.load_image, then the backbone's PIL resize); raises ValueError naming a bad file."""
+        cfg = self.backbone.info.preprocess
+        if cfg is None:
+            raise ValueError(f"backbone {self.backbone.info.spec!r} has no preprocessing config")
         out = np.empty((len(paths), self.dim), dtype=np.float32)
-        it = dl
+        it = decode_stream([str(p) for p in paths], cfg, [None], self.batch_size, self.workers)
         if progress:
             from tqdm import tqdm
 
-            it = tqdm(dl, desc="backbone features", unit="batch")
-        n = 0
-        for x in it:
-            f = self.backbone.encode_image(x)
-            v = torch.cat([f.pooled, f.stats], dim=1).float().numpy()
-            out[n : n + len(v)] = v
-            n += len(v)
+            it = tqdm(it, desc="backbone features", unit="batch", total=-(-len(paths) // self.batch_size))
+        for items in it:
+            bad = [d for d in items if d.error is not None]
+            if bad:
+                raise ValueError(f"{bad[0].key}: {bad[0].error}")
+            x = torch.cat([d.views[0] for d in items])  # (b, 3, S, S) in 0..1
+            f = self.backbone.encode_image(normalize01(x, cfg))  # = backbone.preprocess of the PIL image
+            out[items[0].index : items[0].index + len(items)] = torch.cat([f.pooled, f.stats], dim=1).float().numpy()
         return out
 
     def get(self, ids: Sequence[str], paths: Sequence[Path], progress: bool = False) -> np.ndarray:
