@@ -72,11 +72,13 @@ class DeCLIP(nn.Module):
     def train(self, mode: bool = True) -> "DeCLIP":
         return super().train(False if self.frozen else mode)
 
-    def features(self, images01: torch.Tensor) -> torch.Tensor:
+    def features(self, images01: torch.Tensor, checked: bool = True) -> torch.Tensor:
         """(B, C, H, W) or (C, H, W) by the input contract (declip_core.inputs.as_images01: C in 1, 3, 4;
         uint8 0..255 or float 0..1) -> (B, D_in) float32 projector input; differentiable.
+        checked=False skips the contract check for tensors already (B, 3, H, W) float in 0..1 (the
+        decode path, declip_core.embed, which reports bad values per input after the pass).
         Raises ValueError (naming the observed min and max for values outside 0..1)."""
-        x = as_images01(images01, name="DeCLIP images").to(self._device())
+        x = (as_images01(images01, name="DeCLIP images") if checked else images01).to(self._device())
         return self._features_normalised(self.backbone.normalize(x))
 
     def _features_normalised(self, x: torch.Tensor) -> torch.Tensor:
@@ -100,12 +102,17 @@ class DeCLIP(nn.Module):
             ValueError: wrong rank or channel count, an empty batch, or float values outside 0..1 (the
                 message names the observed min and max).
         """
-        return self.disentangler.embed_features(self.features(images01))
+        return self.embed_features(self.features(images01))
+
+    def embed_features(self, features: torch.Tensor) -> Embeddings:
+        """(B, D_in) projector input (from features) -> Embeddings(perceptual (B, P), semantic (B, S)),
+        L2-normalised: the second half of embed_images, for callers that keep the features too."""
+        return self.disentangler.embed_features(features)
 
     def embed_pil(self, images: Sequence[Image.Image]) -> Embeddings:
         """PIL images of any size -> embeddings, each preprocessed with the backbone's transform."""
         x = torch.stack([self.backbone.preprocess(im) for im in images]).to(self._device())  # (B, 3, S, S)
-        return self.disentangler.embed_features(self._features_normalised(x))
+        return self.embed_features(self._features_normalised(x))
 
     def embed_perceptual_text(self, texts: Sequence[str]) -> torch.Tensor:
         """(T, P) L2-normalised perceptual-space embeddings of phrases."""

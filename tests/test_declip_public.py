@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from declip_core.iqa.batch import _preprocess_config
+from declip_core.embed import preprocess_config
 from declip_core.iqa.model import zero_shot_head
 from declip_core.training.testing import tiny_declip
 
@@ -19,7 +19,7 @@ def test_public_parts_the_heads_use() -> None:
         m.disentangler.logit_scale_p.fill_(2.0)
     assert torch.isclose(m.perceptual_logit_scale(), torch.tensor(2.0).exp())
     assert abs(float(zero_shot_head(m, "tech").logit_scale) - float(torch.tensor(2.0).exp())) < 1e-4
-    assert _preprocess_config(m) is m.preprocess_config
+    assert preprocess_config(m) is m.preprocess_config
 
 
 def test_embed_pil_is_embed_images_of_the_same_pixels() -> None:
