@@ -87,11 +87,22 @@ def score_files(paths: Iterable[str | Path], model: torch.nn.Module, batch_size:
                 max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[dict[str, float], dict[str, str]]:
     """Score image files with a QualityModel; returns (scores, errors), both keyed by the path as given.
 
-    Every input path appears in exactly one of the two dicts (duplicates are scored once), in input
-    order. Scores are in 0..1, higher is better (the mean over the model's views). Decoding runs in
-    `workers` DataLoader processes (0: in this process). Errors: missing, unreadable, corrupt,
-    truncated, non-image, a folder, over `max_pixels` (decompression-bomb guard), a crashed decoder,
-    a failed forward pass, a non-finite output. Raises ValueError for bad arguments.
+    Args:
+        paths: image files (a list, not one string), decoded by declip_core.io.load_image.
+        model: a QualityModel (declip_core.iqa.create_quality_model).
+        batch_size: images per forward pass (each brings its views); workers: DataLoader decoding
+            processes (0: in this process); max_pixels: decompression-bomb guard in pixels (64 MP).
+
+    Returns:
+        (scores, errors): path -> float score in 0..1, higher is better (the mean over the model's
+        views); path -> reason (str). Every input path appears in exactly one of the two dicts
+        (duplicates are scored once), in input order. Errors: missing, unreadable, corrupt, truncated,
+        non-image, a folder, over `max_pixels`, a crashed decoder, a failed forward pass, a non-finite
+        output; one bad file never costs the others. Streams of millions of files: declip_core.scoring.
+
+    Raises:
+        ValueError: bad arguments (one string instead of a list, batch_size < 1, workers < 0, a model that
+            is not a QualityModel).
     """
     from declip_core.scoring.scorer import Scorer
 
