@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from declip_core.backbones.base import PreprocessConfig
+from declip_core.constants import METRICS
 from declip_core.embed import Embedded, ViewSpec, decode_stream, decode_views, embed_decoded, preprocess_config
 from declip_core.io import DEFAULT_MAX_PIXELS
 from declip_core.iqa.views import ViewPolicy
@@ -169,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     or weights that cannot be loaded."""
     ap = argparse.ArgumentParser(prog="python -m declip_core.iqa.batch", description=__doc__.split("\n\n")[0])
     ap.add_argument("paths", nargs="+", help="image files and/or folders (walked recursively)")
-    ap.add_argument("--metric", choices=("tech", "aes"), default="tech")
+    ap.add_argument("--metric", choices=METRICS, default="tech")
     ap.add_argument("--checkpoint", default=None, help="head checkpoint file/folder/tag (default lite-<metric>)")
     ap.add_argument("--declip", default=None, help="DeCLIP checkpoint file/folder/tag (default lite)")
     ap.add_argument("--head", choices=("zeroshot",), default=None, help="zero-shot head instead of the checkpoint's")
