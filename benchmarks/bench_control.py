@@ -25,6 +25,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from declip_core.io import load_rgb_array
 from declip_core.training.control_demo.benchmark import (
     KINDS,
     FamilyResult,
@@ -42,7 +43,6 @@ from declip_core.training.control_demo.data import (
     distort,
     embed_uint8,
     heldout_photo_paths,
-    load_rgb,
     random_crops,
     train_photo_paths,
     training_phrases,
@@ -103,7 +103,7 @@ def reference_crops(which: str, per_photo: int, crop: int, seed: int) -> list[np
         by_name = {p.stem: p for p in train_photo_paths(crop)}
         paths = [by_name[n] for n in TRAIN_REFERENCE_PHOTOS]
     rng = np.random.default_rng(seed)
-    return [c for p in paths for c in random_crops(load_rgb(p), per_photo, crop, rng)]
+    return [c for p in paths for c in random_crops(load_rgb_array(p), per_photo, crop, rng)]
 
 
 def distorted_references(refs: Sequence[np.ndarray], seed: int) -> dict[str, list[np.ndarray]]:

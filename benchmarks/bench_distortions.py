@@ -16,13 +16,13 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 
 from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion
+from declip_core.io import load_image
 from declip_core.samples import sample_path
 
 
 def load_512(name: str) -> np.ndarray:
     """A sample photo resized to uint8 (512, 512, 3)."""
-    with Image.open(sample_path(name)) as im:
-        return np.asarray(im.convert("RGB").resize((512, 512), Image.Resampling.BICUBIC)).copy()
+    return np.asarray(load_image(sample_path(name)).resize((512, 512), Image.Resampling.BICUBIC)).copy()
 
 
 def time_ms(img: np.ndarray, name: str, level: int, repeat: int) -> float:

@@ -18,7 +18,6 @@ import sys
 
 import numpy as np
 import torch
-from PIL import Image
 
 _MEM_CHILD = r"""
 import json, resource, sys, torch
@@ -55,6 +54,7 @@ def memory() -> None:
 def gaming(n_photos: int, eps: float = 0.5 / 255, n_eot: int = 8) -> None:
     import pyiqa
 
+    from declip_core.io import load_image
     from declip_core.samples import sample_paths
 
     plain = pyiqa.create_metric("declip_tech", as_loss=True, device="cpu")
@@ -76,10 +76,9 @@ def gaming(n_photos: int, eps: float = 0.5 / 255, n_eot: int = 8) -> None:
           f"{'eot step: score':>15} {'eot-judge':>9}  {'judge before':>12}")
     rows = []
     for p in sample_paths()[:n_photos]:
-        with Image.open(p) as im:
-            im = im.convert("RGB")
-            im.thumbnail((384, 384))
-            x = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
+        im = load_image(p)
+        im.thumbnail((384, 384))
+        x = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)
         s0, j0 = float(score(x)), judged(x)
         xp, xe = step(plain, x), step(eot, x)
         r = (float(score(xp)) - s0, judged(xp) - j0, float(score(xe)) - s0, judged(xe) - j0)

@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion
+from declip_core.io import load_image
 from declip_core.samples import sample_path
 from declip_core.training.config import DEFAULT_HELDOUT_PHOTOS, DEFAULT_HELDOUT_TYPES
 from declip_core.training.ranking import group_2afc, group_srcc
@@ -68,12 +69,11 @@ class Metric:
 # ----------------------------------------------------------------------------- quality figures
 def photo_crop(name: str, size: int) -> np.ndarray:
     """Centre square crop of a sample photo resized to (size, size, 3) uint8 (Lanczos, as the I&2T crops)."""
-    with Image.open(sample_path(name)) as im:
-        im = im.convert("RGB")
-        w, h = im.size
-        s = min(w, h)
-        box = ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
-        return np.asarray(im.crop(box).resize((size, size), Image.Resampling.LANCZOS)).copy()
+    im = load_image(sample_path(name))
+    w, h = im.size
+    s = min(w, h)
+    box = ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
+    return np.asarray(im.crop(box).resize((size, size), Image.Resampling.LANCZOS)).copy()
 
 
 def heldout_crops(i2t: str | Path, split: str, per_photo: int, max_photos: int | None = None
@@ -443,8 +443,7 @@ def make_files(folder: Path, n: int, seed: int = 0, long_side: int = 640, square
     rng = np.random.default_rng(seed)
     srcs = []
     for p in DEFAULT_HELDOUT_PHOTOS:
-        with Image.open(sample_path(p)) as im:
-            srcs.append(im.convert("RGB"))
+        srcs.append(load_image(sample_path(p)))
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for i in range(n):

@@ -42,18 +42,18 @@ _HERE = "benchmarks/bench_scale.py"
 
 def make_files(folder: Path, n: int, side: int = 512) -> list[Path]:
     """n side x side JPEGs (quality 90) cut from the bundled sample photos at varied offsets and scales."""
+    from declip_core.io import load_image
     from declip_core.samples import sample_paths
 
     names = sample_paths()
     rng = np.random.default_rng(0)
     out = []
     for i in range(n):
-        with Image.open(names[i % len(names)]) as im:
-            im = im.convert("RGB")
-            s = min(im.size) * rng.uniform(0.6, 1.0)
-            x0 = rng.uniform(0, im.size[0] - s)
-            y0 = rng.uniform(0, im.size[1] - s)
-            crop = im.crop((round(x0), round(y0), round(x0 + s), round(y0 + s))).resize((side, side), Image.BICUBIC)
+        im = load_image(names[i % len(names)])
+        s = min(im.size) * rng.uniform(0.6, 1.0)
+        x0 = rng.uniform(0, im.size[0] - s)
+        y0 = rng.uniform(0, im.size[1] - s)
+        crop = im.crop((round(x0), round(y0), round(x0 + s), round(y0 + s))).resize((side, side), Image.BICUBIC)
         p = folder / f"img{i:05d}.jpg"
         crop.save(p, quality=90)
         out.append(p)

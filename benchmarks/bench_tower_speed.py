@@ -67,12 +67,13 @@ def bench_towers(repeats: int) -> None:
 def _make_files(n: int, d: Path) -> list[str]:
     from PIL import Image
 
+    from declip_core.io import load_image
     from declip_core.samples import sample_path
 
     names = ["astronaut", "camera", "chelsea", "china", "coffee", "flower", "grace_hopper", "rocket"]
     out = []
     for i in range(n):
-        im = Image.open(sample_path(names[i % len(names)])).convert("RGB")
+        im = load_image(sample_path(names[i % len(names)]))
         w, h = im.size
         s = min(w, h)
         im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)).resize((512, 512), Image.BICUBIC)
@@ -85,14 +86,13 @@ def _make_files(n: int, d: Path) -> list[str]:
 
 
 def bench_pyiqa(n_files: int) -> None:
-    import numpy as np
     import pyiqa
     from brisque_compat import CompatBRISQUE
-    from PIL import Image
+    from declip_core.io import load_rgb_array
 
     def brisque():
         b = CompatBRISQUE()
-        return lambda path: b.score_array(np.asarray(Image.open(path).convert("RGB")))
+        return lambda path: b.score_array(load_rgb_array(path))
 
     with tempfile.TemporaryDirectory() as d:
         files = _make_files(n_files, Path(d))

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import torch
-from PIL import Image
 from scipy.stats import spearmanr
 from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.model_selection import GroupKFold
@@ -40,12 +39,13 @@ def load_rows(root: Path) -> list[dict]:
 
 def features(spec: str, rows: list[dict], batch: int = 16) -> tuple[np.ndarray, float]:
     from declip_core.backbones import create_backbone
+    from declip_core.io import load_image
 
     bb = create_backbone(spec)
     out, cpu = [], 0.0
     with torch.inference_mode():
         for i in range(0, len(rows), batch):
-            x = torch.stack([bb.preprocess(Image.open(r["path"]).convert("RGB")) for r in rows[i:i + batch]])
+            x = torch.stack([bb.preprocess(load_image(r["path"])) for r in rows[i:i + batch]])
             c0 = time.process_time()
             out.append(bb.encode_image(x).vector().numpy())
             cpu += time.process_time() - c0

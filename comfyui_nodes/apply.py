@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from declip_core.adapter.conditioning import append_tokens, extend_attention_mask
+from declip_core.adapter.conditioning import append_tokens, extend_attention_mask, match_batch
 from declip_core.adapter.dp_adapter import DPAdapter
 from declip_core.adapter.embedding import SourcedEmbedding, check_same_declip, unwrap
 
@@ -21,15 +21,6 @@ def _check_embedding(x: Any, width: int, what: str) -> torch.Tensor:
         raise ValueError(f"{what} embedding is {x.shape[1]} wide but the adapter expects {width}: "
                          "encode with the DeCLIP model the adapter was trained with")
     return x
-
-
-def _pooled_delta(pooled: torch.Tensor, batch: int) -> torch.Tensor:
-    """(Be, D) -> (batch, D) or (1, D); several references on a batch of 1 are averaged."""
-    if pooled.shape[0] in (1, batch):
-        return pooled
-    if batch == 1:
-        return pooled.mean(dim=0, keepdim=True)
-    raise ValueError(f"{pooled.shape[0]} reference embeddings cannot be matched to a conditioning batch of {batch}")
 
 
 def apply_adapter(
@@ -91,7 +82,7 @@ def apply_adapter(
             if not isinstance(pooled, torch.Tensor) or pooled.shape[-1] != cfg.pooled_dim:
                 raise ValueError(f"this DP-Adapter adds a {cfg.pooled_dim}-wide pooled vector but the conditioning's "
                                  f"pooled_output is {getattr(pooled, 'shape', None)}: use it with SDXL conditioning")
-            keys["pooled_output"] = pooled + _pooled_delta(out.pooled, pooled.shape[0]).to(pooled)
+            keys["pooled_output"] = pooled + match_batch(out.pooled, pooled.shape[0]).to(pooled)
         result.append([new_txt, keys])
     return result
 
@@ -133,4 +124,12 @@ class DPAdapterApply:
         strength: float,
         semantic: SourcedEmbedding | torch.Tensor | None = None,
     ) -> tuple[list[list[Any]]]:
+        """Args: conditioning: CONDITIONING [[tensor (B, L, C), dict], ...]; dp_adapter: from DP-Adapter Loader;
+        perceptual: (Be, P) embeddings from a DeCLIP encode node; strength: >= 0 (0: unchanged, 1: as
+        trained); semantic: optional (Be, S), read only by adapters trained with semantics.
+        Returns: (CONDITIONING,) with N' adapter tokens appended per entry, (B, L + N', C); Be references
+        meet the batch of B by declip_core.adapter.conditioning.match_batch (shared, one each, B / Be each,
+        or all on one sample); SDXL adapters add to pooled_output; attention masks are grown.
+        Raises: ValueError: a width or model-family mismatch, references that cannot be matched to the
+        batch, embeddings from another DeCLIP than the adapter's, strength < 0."""
         return (apply_adapter(conditioning, dp_adapter, perceptual, float(strength), semantic),)

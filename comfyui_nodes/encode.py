@@ -45,6 +45,10 @@ class DeCLIPImageEncode:
 
     @torch.no_grad()
     def encode(self, declip: Any, image: torch.Tensor) -> tuple[SourcedEmbedding, SourcedEmbedding]:
+        """Args: declip: from DeCLIP Loader; image: ComfyUI IMAGE (B, H, W, C) float 0..1, C in 1, 3, 4.
+        Returns: (perceptual, semantic): SourcedEmbedding of (B, P) and (B, S) float32 CPU unit vectors,
+        carrying the DeCLIP checkpoint sha256.
+        Raises: ValueError: not a DeCLIP model, an image outside the input contract (shape, channels, 0..1)."""
         _check_declip(declip)
         emb = declip.embed_images(comfy_image_to_bchw(image))  # (B, 3, H, W) -> (B, P), (B, S)
         sha = getattr(declip, "checkpoint_sha256", None)
@@ -73,6 +77,9 @@ class DeCLIPPhraseEncode:
 
     @torch.no_grad()
     def encode(self, declip: Any, phrase: str) -> tuple[SourcedEmbedding]:
+        """Args: declip: from DeCLIP Loader; phrase: words about the look (stripped; not empty).
+        Returns: (perceptual,): SourcedEmbedding of (1, P) float32 CPU unit vectors with the DeCLIP sha256.
+        Raises: ValueError: not a DeCLIP model, an empty phrase."""
         _check_declip(declip)
         if not isinstance(phrase, str) or not phrase.strip():
             raise ValueError("the perceptual phrase is empty; describe the look, e.g. 'crisp, clean, well exposed'")

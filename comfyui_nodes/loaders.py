@@ -42,6 +42,10 @@ class DeCLIPLoader:
                        "marked 'unusable' are files in models/declip/ that cannot be loaded (the reason is shown)."})}}
 
     def load(self, declip_name: str) -> tuple[Any]:
+        """Args: declip_name: a file listed from ComfyUI/models/declip/ (kind "declip"), a weight tag
+        ("lite") or a checkpoint path.
+        Returns: (DeCLIP,), frozen, on the CPU (declip_core.inference.load_declip).
+        Raises: ValueError: an unusable entry, missing files, sha256 mismatch, another checkpoint kind."""
         from declip_core.inference import load_declip
 
         return (load_declip(resolve(declip_name), device="cpu"),)
@@ -70,6 +74,10 @@ class DPAdapterLoader:
                        "encode with. None ships: train one with training/train_adapter.py."})}}
 
     def load(self, adapter_name: str) -> tuple[Any]:
+        """Args: adapter_name: a DP-Adapter checkpoint listed from ComfyUI/models/declip/ (kind "dp_adapter").
+        Returns: (DPAdapter,) in eval mode on the CPU, with `declip_sha256` of the DeCLIP it was trained on.
+        Raises: ValueError: nothing installed (the hint), missing files, sha256 mismatch, another kind,
+        tensors that do not fit the stored config."""
         from declip_core.adapter.io import CHECKPOINT_KIND, load_adapter
         from declip_core.pretrained import resolve_checkpoint
 

@@ -132,6 +132,12 @@ class DeCLIPQualityScore:
                              **_common_inputs()}}
 
     def score(self, image: torch.Tensor, declip: Any, metric: str, head: str = DEFAULT) -> dict[str, Any]:
+        """Args: image: ComfyUI IMAGE (B, H, W, C) float 0..1; declip: from DeCLIP Loader; metric: 'tech' or
+        'aes'; head: 'default' (the shipped head, as pyiqa), 'zeroshot', or a head checkpoint.
+        Returns: {"ui": text and per-image scores, "result": (mean score float in 0..1, higher is better;
+        summary str)}.
+        Raises: ValueError: an image outside the input contract, an unknown metric/head, a head trained on
+        another DeCLIP."""
         scored = score_batch(image, declip, metric, head)
         text = summarize(scored)
         mean = float(scored.scores.mean().item())
@@ -180,6 +186,10 @@ class DeCLIPBestOfN:
         }}
 
     def select(self, images: torch.Tensor, declip: Any, metric: str, head: str, k: int) -> dict[str, Any]:
+        """Args: images: IMAGE (B, H, W, C) 0..1; declip, metric, head: as for DeCLIP Quality Score; k >= 1.
+        Returns: {"ui": ..., "result": (the min(k, B) best images (k', H, W, C) best first, their scores
+        (list of float 0..1), their input indices (list of int), summary str)}.
+        Raises: ValueError: as DeCLIP Quality Score, k < 1."""
         scored = score_batch(images, declip, metric, head, attributes=False)
         idx = best_k(scored.scores, int(k), scored.lower_better)
         return _pick(images, scored, idx, f"best {idx.numel()} of {scored.scores.shape[0]}:")
@@ -219,6 +229,11 @@ class DeCLIPQualityFilter:
 
     def select(self, images: torch.Tensor, declip: Any, metric: str, head: str, threshold: float,
                if_none_pass: str = KEEP_BEST) -> dict[str, Any]:
+        """Args: images: IMAGE (B, H, W, C) 0..1; declip, metric, head: as for DeCLIP Quality Score;
+        threshold: score in 0..1 to reach; if_none_pass: keep the best one, or return an empty batch.
+        Returns: {"ui": ..., "result": (passing images in batch order (k', H, W, C), their scores (list of
+        float 0..1), their input indices (list of int), summary str)}.
+        Raises: ValueError: as DeCLIP Quality Score, an unknown if_none_pass."""
         if if_none_pass not in (KEEP_BEST, EMPTY):
             raise ValueError(f"if_none_pass must be {KEEP_BEST!r} or {EMPTY!r}, got {if_none_pass!r}")
         scored = score_batch(images, declip, metric, head, attributes=False)

@@ -62,8 +62,12 @@ def save_checkpoint(path: str | Path, tensors: Mapping[str, torch.Tensor], confi
     return st
 
 
-def read_config(path: str | Path) -> dict[str, Any]:
-    """The JSON config of a checkpoint, without reading the tensors."""
+def read_config(path: str | Path, kind: str | None = None) -> dict[str, Any]:
+    """The JSON config of a checkpoint, without reading the tensors.
+
+    kind: the checkpoint kind expected (None: any). Raises ValueError (missing or invalid config, newer
+    format, another kind), naming the file.
+    """
     _, js = _paths(path)
     if not js.is_file():
         raise ValueError(f"{js}: checkpoint config not found")
@@ -75,13 +79,30 @@ def read_config(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{js}: not a DeCLIP checkpoint config (format={cfg.get('format')!r})")
     if int(cfg.get("format_version", -1)) > FORMAT_VERSION:
         raise ValueError(f"{js}: format version {cfg['format_version']} is newer than this code ({FORMAT_VERSION})")
+    if kind is not None and cfg.get("kind") != kind:
+        raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {kind!r}")
     return cfg
 
 
-def load_checkpoint(path: str | Path, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(tensors, config); raises ValueError when files are missing or the sha256 does not match."""
+def load_checkpoint(path: str | Path, kind: str | None = None,
+                    verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint written by save_checkpoint.
+
+    Args:
+        path: the .safetensors file, its .json sidecar, or the name without suffix.
+        kind: the checkpoint kind the caller expects ("declip", "iqa_head", "dp_adapter", ...); None
+            accepts any kind.
+        verify: check the tensors file against the sha256 recorded in the config.
+
+    Returns:
+        (tensors, config): name -> CPU tensor as saved, and the JSON config (with "kind", "sha256", ...).
+
+    Raises:
+        ValueError: files missing, config unreadable or of a newer format, sha256 mismatch, or a kind
+            other than `kind` (the message names the file, the kind found and the kind expected).
+    """
     st, _ = _paths(path)
-    cfg = read_config(st)
+    cfg = read_config(path, kind=kind)
     if not st.is_file():
         raise ValueError(f"{st}: checkpoint tensors not found")
     if verify:

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from declip_core.constants import METRICS
+
 DISTORTIONS = ("gaussian_blur", "white_noise", "jpeg", "darken")
 LEVELS = (2, 4)
-METRICS = ("tech", "aes")
 _FILES = {"declip": "declip.safetensors", "tech": "iqa-tech.safetensors", "aes": "iqa-aes.safetensors"}
 
 

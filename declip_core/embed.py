@@ -42,7 +42,6 @@ from torch.utils.data import DataLoader, Dataset
 from declip_core.backbones.base import PreprocessConfig
 from declip_core.io import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, load_image_bytes
 from declip_core.iqa.views import ViewPolicy, make_views
-from declip_core.model import select_features
 from declip_core.transforms import pil_resize, pil_to_tensor01
 
 if TYPE_CHECKING:
@@ -170,11 +169,10 @@ def _forward(declip: DeCLIP, x01: torch.Tensor, outputs: Sequence[str], precisio
     dtype = PRECISIONS[precision]
     ctx = torch.autocast(dev.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
     with torch.inference_mode(), ctx:
-        f = declip.backbone.encode_image(declip.backbone.normalize(x01.to(dev)))
-        feats = select_features(f.pooled, f.stats, declip.disentangler.cfg.features)
+        feats = declip.features(x01.to(dev), checked=False)  # (N, D) one backbone pass
         out: dict[str, torch.Tensor] = {}
         if "perceptual" in outputs or "semantic" in outputs:
-            e = declip.disentangler.embed_features(feats)
+            e = declip.embed_features(feats)
             if "perceptual" in outputs:
                 out["perceptual"] = e.perceptual
             if "semantic" in outputs:
@@ -371,10 +369,10 @@ def embed_stream(inputs: Iterable[Source], declip: DeCLIP, views: Sequence[ViewS
 
 
 def preprocess_config(model: torch.nn.Module) -> PreprocessConfig:
-    """The resize rule of a DeCLIP (model.backbone) or of a model holding one (model.declip)."""
+    """The resize rule of a DeCLIP (DeCLIP.preprocess_config) or of a model holding one (model.declip)."""
     declip = getattr(model, "declip", model)
-    cfg = getattr(getattr(getattr(declip, "backbone", None), "info", None), "preprocess", None)
+    cfg = getattr(declip, "preprocess_config", None)
     if not isinstance(cfg, PreprocessConfig):
-        raise ValueError(f"{_HERE}: expected a QualityModel or a DeCLIP (its backbone's info.preprocess is the "
+        raise ValueError(f"{_HERE}: expected a QualityModel or a DeCLIP (its preprocess_config is the "
                          f"resize rule); got {type(model).__name__}")
     return cfg

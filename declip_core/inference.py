@@ -53,27 +53,66 @@ class DeCLIP(nn.Module):
         """PIL image -> (3, S, S) normalised tensor, as the backbone's weights need."""
         return self.backbone.preprocess
 
+    @property
+    def preprocess_config(self) -> PreprocessConfig | None:
+        """The backbone's resize rule and input size (declip_core.preprocess.PreprocessConfig); what the
+        quality model's views and the batch scorer resize by. None for a backbone without one."""
+        return self.backbone.info.preprocess
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the disentangler's parameters (where inputs are moved)."""
+        return next(self.disentangler.parameters()).device
+
+    def perceptual_logit_scale(self) -> torch.Tensor:
+        """() float32: the learned temperature of perceptual image-text similarities (exp of the log
+        scale, clamped as in training); the scale zero-shot quality heads use."""
+        return self.disentangler.scale_p()
+
     def train(self, mode: bool = True) -> "DeCLIP":
         return super().train(False if self.frozen else mode)
 
-    def features(self, images01: torch.Tensor) -> torch.Tensor:
+    def features(self, images01: torch.Tensor, checked: bool = True) -> torch.Tensor:
         """(B, C, H, W) or (C, H, W) by the input contract (declip_core.inputs.as_images01: C in 1, 3, 4;
         uint8 0..255 or float 0..1) -> (B, D_in) float32 projector input; differentiable.
+        checked=False skips the contract check for tensors already (B, 3, H, W) float in 0..1 (the
+        decode path, declip_core.embed, which reports bad values per input after the pass).
         Raises ValueError (naming the observed min and max for values outside 0..1)."""
-        x = as_images01(images01, name="DeCLIP images").to(self._device())
-        f = self.backbone.encode_image(self.backbone.normalize(x))
+        x = (as_images01(images01, name="DeCLIP images") if checked else images01).to(self._device())
+        return self._features_normalised(self.backbone.normalize(x))
+
+    def _features_normalised(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) already normalised for the backbone -> (B, D_in) projector input."""
+        f = self.backbone.encode_image(x)
         return select_features(f.pooled, f.stats, self.disentangler.cfg.features)
 
     def embed_images(self, images01: torch.Tensor) -> Embeddings:
-        """(B, 3, H, W) in 0..1 (or anything the input contract accepts, see features) ->
-        Embeddings(perceptual (B, P), semantic (B, S)), L2-normalised. Raises ValueError."""
-        return self.disentangler.embed_features(self.features(images01))
+        """Perceptual and semantic embeddings of images; differentiable (when not frozen).
+
+        Args:
+            images01: (B, C, H, W) or (C, H, W) by the input contract (declip_core.inputs.as_images01):
+                C in 1, 3, 4 (grey repeated, alpha composited on white); float in 0..1 or uint8 0..255;
+                any H, W (resized by the backbone's preprocessing: declip_core.transforms.tensor_preprocess).
+
+        Returns:
+            Embeddings: perceptual (B, P) and semantic (B, S) float32, each row L2-normalised (unit length),
+            on the model's device.
+
+        Raises:
+            ValueError: wrong rank or channel count, an empty batch, or float values outside 0..1 (the
+                message names the observed min and max).
+        """
+        return self.embed_features(self.features(images01))
+
+    def embed_features(self, features: torch.Tensor) -> Embeddings:
+        """(B, D_in) projector input (from features) -> Embeddings(perceptual (B, P), semantic (B, S)),
+        L2-normalised: the second half of embed_images, for callers that keep the features too."""
+        return self.disentangler.embed_features(features)
 
     def embed_pil(self, images: Sequence[Image.Image]) -> Embeddings:
         """PIL images of any size -> embeddings, each preprocessed with the backbone's transform."""
-        x = torch.stack([self.backbone.preprocess(im) for im in images]).to(self._device())
-        f = self.backbone.encode_image(x)
-        return self.disentangler.embed_features(select_features(f.pooled, f.stats, self.disentangler.cfg.features))
+        x = torch.stack([self.backbone.preprocess(im) for im in images]).to(self._device())  # (B, 3, S, S)
+        return self.embed_features(self._features_normalised(x))
 
     def embed_perceptual_text(self, texts: Sequence[str]) -> torch.Tensor:
         """(T, P) L2-normalised perceptual-space embeddings of phrases."""
@@ -88,7 +127,7 @@ class DeCLIP(nn.Module):
         return self.embed_images(images01).perceptual @ self.embed_perceptual_text(phrases).T
 
     def _device(self) -> torch.device:
-        return next(self.disentangler.parameters()).device
+        return self.device
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write the disentangler in the checkpoint format (the backbone is referenced, not copied)."""
@@ -127,9 +166,7 @@ def declip_from_checkpoint(path: str | Path, backbone: Backbone | None = None, d
     from declip_core.device import resolve_device
 
     device = str(resolve_device(device))
-    tensors, cfg = load_checkpoint(path)
-    if cfg.get("kind") != CHECKPOINT_KIND:
-        raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {CHECKPOINT_KIND!r}")
+    tensors, cfg = load_checkpoint(path, kind=CHECKPOINT_KIND)
     bcfg = cfg["backbone"]
     if backbone is None:
         backbone = create_backbone(bcfg["spec"], device=device)
@@ -158,7 +195,23 @@ def freeze(module: nn.Module) -> nn.Module:
 
 
 def load_declip(name_or_path: str | Path = "lite", device: str = "cpu") -> DeCLIP:
-    """A DeCLIP model by weight tag ("lite") or checkpoint path; see declip_core.pretrained for the load order."""
+    """A frozen DeCLIP model by weight tag or checkpoint path.
+
+    Args:
+        name_or_path: a weight tag ("lite", see declip_core.pretrained.list_pretrained) or a checkpoint
+            (.safetensors file, its .json, or a folder holding one); declip_core.pretrained gives the
+            load order (path, bundled weights, $DECLIP_WEIGHTS, the checksummed cache). No download.
+        device: "cpu", "cuda", "cuda:N", "mps" or "auto" (declip_core.device.resolve_device).
+
+    Returns:
+        DeCLIP in eval mode with no parameter requiring grad; `embed_images` maps (B, 3, H, W) 0..1 to
+        perceptual (B, P) and semantic (B, S) unit vectors (P = perceptual_dim, S = semantic_dim).
+
+    Raises:
+        ValueError: unknown tag, missing files, sha256 mismatch, a checkpoint of another kind, a backbone
+            whose weights or preprocessing differ from the ones the checkpoint was trained on, an unusable
+            device.
+    """
     from declip_core.pretrained import resolve_checkpoint
 
     return declip_from_checkpoint(resolve_checkpoint(name_or_path, kind=CHECKPOINT_KIND), device=device)

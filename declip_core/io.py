@@ -96,5 +96,22 @@ def _open_checked(src: Path | io.BytesIO, p: str | Path, max_pixels: int) -> Ima
 
 
 def load_rgb_array(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """(H, W, 3) uint8 from a file; raises ImageLoadError."""
-    return np.asarray(load_image(path, max_pixels))
+    """(H, W, 3) uint8 (writable, 0..255) from a file, decoded by load_image; raises ImageLoadError."""
+    return np.array(load_image(path, max_pixels))
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image file as load_image would return it (EXIF rotation applied), read
+    from the header without decoding the pixels. Raises ImageLoadError (missing, not an image)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ImageLoadError(p, "no such file")
+    try:
+        with Image.open(p) as im:
+            w, h = im.size
+            orientation = im.getexif().get(0x0112, 1)  # EXIF Orientation; 5..8 swap width and height
+    except UnidentifiedImageError:
+        raise ImageLoadError(p, "not an image file PIL can identify") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageLoadError(p, f"corrupt or truncated image header ({e})") from None
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)

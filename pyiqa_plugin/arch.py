@@ -89,6 +89,8 @@ class DeCLIPIQA(nn.Module):
         return self.model.attribute_scores(x, allow_out_of_range=True)[self.attribute]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) or (N, 1, H, W) float in 0..1 -> (N, 1) float32 scores in 0..1 (higher is better);
+        under as_loss with eot > 0 the mean over eot random views. Raises ValueError (input contract)."""
         x = self._images(x)  # (N, 3, H, W) float32, range checked unless under as_loss
         if self.eot and torch.is_grad_enabled():
             from declip_core.iqa.augment import expectation_over_views

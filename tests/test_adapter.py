@@ -98,7 +98,7 @@ def test_scaled_output() -> None:
 @given(b=st.integers(1, 4), be=st.integers(1, 4), n=st.integers(1, 5), length=st.integers(1, 10))
 def test_append_tokens_batch_rules(b: int, be: int, n: int, length: int) -> None:
     ctx, tok = torch.randn(b, length, 6), torch.randn(be, n, 6)
-    if be not in (1, b) and b != 1:
+    if b % be != 0 and b != 1:
         with pytest.raises(ValueError, match="cannot be matched"):
             append_tokens(ctx, tok)
         return
@@ -107,6 +107,25 @@ def test_append_tokens_batch_rules(b: int, be: int, n: int, length: int) -> None
     assert out.shape == (b, length + extra, 6)
     torch.testing.assert_close(out[:, :length], ctx)  # the text part is untouched
     torch.testing.assert_close(out[:, length:], match_batch(tok, b))
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=st.integers(1, 6), be=st.integers(1, 4), ndim=st.sampled_from([2, 3]))
+def test_match_batch_one_rule(b: int, be: int, ndim: int) -> None:
+    """Tokens (Be, N, C) and pooled vectors (Be, D) follow the same cases; each sample gets its reference."""
+    x = torch.randn(be, 3, 5) if ndim == 3 else torch.randn(be, 5)
+    if b % be != 0 and b != 1:
+        with pytest.raises(ValueError, match=f"{be} reference embeddings cannot be matched to a conditioning batch of {b}"):
+            match_batch(x, b)
+        return
+    y = match_batch(x, b)
+    if b == 1 and be > 1:  # several references on one sample: tokens in one sequence, pooled averaged
+        want = x.reshape(1, -1, 5) if ndim == 3 else x.mean(0, keepdim=True)
+    else:  # sample i gets reference i // (b / be): shared, one each, or diffusers' num_images_per_prompt order
+        want = x[torch.arange(b) // (b // be)]
+    torch.testing.assert_close(y, want)
+    with pytest.raises(ValueError, match="must be"):
+        match_batch(torch.randn(2), 2)
 
 
 def test_append_tokens_width_mismatch_names_both_widths() -> None:
@@ -282,6 +301,10 @@ def test_prompt_embeds_shapes_and_errors(tiny_pipe, tiny_model) -> None:
     kw = perceptual_prompt_embeds(pipe, adapter, ["a", "b"], p, strength=0.5, num_images_per_prompt=2)
     assert kw["prompt_embeds"].shape == (4, 77 + 4, adapter.config.context_dim)
     assert kw["negative_prompt_embeds"].shape == kw["prompt_embeds"].shape
+    two = torch.cat([p, perceptual_condition(tiny_model, reference=torch.rand(3, 40, 40))[0]])  # (2, P)
+    kw2 = perceptual_prompt_embeds(pipe, adapter, "a", two, strength=0.5, negative_perceptual=p[:1])
+    assert kw2["prompt_embeds"].shape == (1, 77 + 8, adapter.config.context_dim)  # both references' tokens
+    assert kw2["negative_prompt_embeds"].shape == kw2["prompt_embeds"].shape  # the negative branch matches
     if family == "sdxl":
         plain = perceptual_prompt_embeds(pipe, adapter, ["a", "b"], p, strength=0.0, num_images_per_prompt=2)
         assert not torch.allclose(kw["pooled_prompt_embeds"], plain["pooled_prompt_embeds"])

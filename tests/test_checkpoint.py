@@ -34,6 +34,18 @@ def test_checksum_mismatch_rejected(tmp_path):
         load_checkpoint(p)
 
 
+def test_expected_kind_checked(tmp_path):
+    p = save_checkpoint(tmp_path / "c.safetensors", {"w": torch.ones(2)}, {"kind": "iqa_head"})
+    t, cfg = load_checkpoint(p, kind="iqa_head")
+    assert cfg["kind"] == "iqa_head" and torch.equal(t["w"], torch.ones(2))
+    with pytest.raises(ValueError, match=r"c\.safetensors: checkpoint kind is 'iqa_head', expected 'declip'"):
+        load_checkpoint(p, kind="declip")
+    with pytest.raises(ValueError, match="expected 'dp_adapter'"):
+        read_config(p, kind="dp_adapter")
+    with pytest.raises(ValueError, match="expected 'declip'"):
+        declip_from_checkpoint(p, backbone=TinyBackbone())
+
+
 def test_missing_kind_and_bad_config(tmp_path):
     with pytest.raises(ValueError, match="kind"):
         save_checkpoint(tmp_path / "x", {"w": torch.ones(1)}, {})

@@ -289,6 +289,10 @@ def test_apply_batches(declip) -> None:
     assert out[0][0].shape == (2, 81, 768)
     (out,) = DPAdapterApply().apply(_cond(batch=1), adapter, p2, 1.0)  # two references, one sample
     assert out[0][0].shape == (1, 85, 768)
+    (out,) = DPAdapterApply().apply(_cond(batch=4), adapter, p2, 1.0)  # each reference for two samples
+    assert out[0][0].shape == (4, 81, 768)
+    torch.testing.assert_close(out[0][0][1, 77:], out[0][0][0, 77:])
+    assert not torch.allclose(out[0][0][2, 77:], out[0][0][1, 77:])
     with pytest.raises(ValueError, match="cannot be matched"):
         DPAdapterApply().apply(_cond(batch=3), adapter, p2, 1.0)
 

@@ -4,25 +4,42 @@ from __future__ import annotations
 import torch
 
 
-def match_batch(tokens: torch.Tensor, batch: int) -> torch.Tensor:
-    """Fit (Be, N, C) adapter tokens to a conditioning batch of size `batch`.
+def match_batch(x: torch.Tensor, batch: int) -> torch.Tensor:
+    """The one rule for Be references against a batch of B samples: used by append_tokens (the adapter's
+    training and every front door), the diffusers helper and the ComfyUI apply node.
 
-    Be == batch: one reference per sample. Be == 1: the reference is shared by every sample.
-    batch == 1 and Be > 1: all references' tokens go into one sequence (1, Be*N, C), as
-    ComfyUI's StyleModelApply does with several reference images. Anything else is an error.
+    Args:
+        x: the adapter's output for Be references: tokens (Be, N, C) or pooled vectors (Be, D).
+        batch: B, the number of samples in the conditioning batch (>= 1).
+
+    Returns:
+        - Be == B: x itself (one reference per sample);
+        - Be == 1: x expanded to (B, ...) (one reference shared by every sample; a view, no copy);
+        - B a multiple of Be: each reference repeated for B / Be consecutive samples, (B, ...)
+          (the order of diffusers' num_images_per_prompt: prompt 0's images first);
+        - B == 1 < Be: the references act together on the one sample: tokens concatenated into one
+          sequence (1, Be*N, C), as ComfyUI's StyleModelApply does with several reference images;
+          pooled vectors averaged, (1, D).
+
+    Raises:
+        ValueError: x is not 2-D or 3-D, batch < 1, or Be and B fit none of the cases above.
     """
-    if tokens.ndim != 3:
-        raise ValueError(f"adapter tokens must be (B, N, C), got {tuple(tokens.shape)}")
-    be = tokens.shape[0]
+    if x.ndim not in (2, 3):
+        raise ValueError(f"adapter tokens must be (B, N, C) and pooled vectors (B, D), got {tuple(x.shape)}")
+    if batch < 1:
+        raise ValueError(f"conditioning batch must be >= 1, got {batch}")
+    be = x.shape[0]
     if be == batch:
-        return tokens
+        return x
     if be == 1:
-        return tokens.expand(batch, -1, -1)  # (batch, N, C)
+        return x.expand(batch, *x.shape[1:])  # (B, ...)
+    if batch % be == 0:
+        return x.repeat_interleave(batch // be, dim=0)  # (B, ...): B / Be samples per reference
     if batch == 1:
-        return tokens.reshape(1, -1, tokens.shape[-1])  # (1, Be*N, C)
+        return x.reshape(1, -1, x.shape[-1]) if x.ndim == 3 else x.mean(dim=0, keepdim=True)  # (1, Be*N, C) / (1, D)
     raise ValueError(
         f"{be} reference embeddings cannot be matched to a conditioning batch of {batch}; "
-        "use one embedding, one per conditioning sample, or a conditioning batch of 1"
+        "use one embedding, one per conditioning sample (or a divisor of the batch), or a conditioning batch of 1"
     )
 
 

@@ -2,7 +2,7 @@
 
     from declip_core.adapter.diffusers_helper import generate
     images = generate(pipe, adapter, declip, "a lighthouse at dusk",
-                      reference=Image.open("crisp_photo.jpg"), strength=0.8).images
+                      reference=load_image("crisp_photo.jpg"), strength=0.8).images  # declip_core.io.load_image
     images = generate(pipe, adapter, declip, "a lighthouse at dusk",
                       phrase="crisp, clean, well exposed", negative_phrase="blurry, noisy").images
 
@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from declip_core.adapter.conditioning import append_tokens
+from declip_core.adapter.conditioning import append_tokens, match_batch
 from declip_core.adapter.dp_adapter import DPAdapter
 from declip_core.inputs import as_images01
 from declip_core.transforms import pil_to_tensor01
@@ -85,29 +85,21 @@ def perceptual_prompt_embeds(
     if strength > 0:
         adapter_device = next(adapter.parameters()).device
         pos = adapter(perceptual.to(adapter_device), None if semantic is None else semantic.to(adapter_device))
-        null = torch.zeros_like(perceptual[:1]) if negative_perceptual is None else negative_perceptual
-        neg = adapter(null.to(adapter_device), None if semantic is None else torch.zeros_like(semantic[:1]))
+        # the negative branch gets as many references as the positive one, so that match_batch gives both
+        # branches the same token count (classifier-free guidance stacks them into one batch)
+        be = perceptual.shape[0]
+        null = torch.zeros_like(perceptual) if negative_perceptual is None else match_batch(negative_perceptual, be)
+        neg = adapter(null.to(adapter_device), None if semantic is None else torch.zeros_like(semantic))
         pos, neg = pos.scaled(strength), neg.scaled(strength)
-        embeds = append_tokens(embeds, _per_image(pos.tokens, embeds.shape[0]))  # (B, L + N, C)
-        neg_embeds = append_tokens(neg_embeds, _per_image(neg.tokens, neg_embeds.shape[0]))
+        embeds = append_tokens(embeds, pos.tokens)  # (B, L + N', C) by match_batch's rule
+        neg_embeds = append_tokens(neg_embeds, neg.tokens)
         if is_sdxl and pos.pooled is not None and neg.pooled is not None:
-            pooled = pooled + _per_image(pos.pooled, pooled.shape[0]).to(pooled)
-            neg_pooled = neg_pooled + _per_image(neg.pooled, neg_pooled.shape[0]).to(neg_pooled)
+            pooled = pooled + match_batch(pos.pooled, pooled.shape[0]).to(pooled)
+            neg_pooled = neg_pooled + match_batch(neg.pooled, neg_pooled.shape[0]).to(neg_pooled)
     kwargs = {"prompt_embeds": embeds, "negative_prompt_embeds": neg_embeds}
     if is_sdxl:
         kwargs.update(pooled_prompt_embeds=pooled, negative_pooled_prompt_embeds=neg_pooled)
     return kwargs
-
-
-def _per_image(x: torch.Tensor, batch: int) -> torch.Tensor:
-    """Repeat a (1, ...) or (batch, ...) tensor to the prompt batch (one reference per prompt otherwise)."""
-    if x.shape[0] == batch:
-        return x
-    if x.shape[0] == 1:
-        return x.expand(batch, *x.shape[1:])
-    if batch % x.shape[0] == 0:
-        return x.repeat_interleave(batch // x.shape[0], dim=0)  # num_images_per_prompt copies of each
-    raise ValueError(f"{x.shape[0]} perceptual references cannot be spread over {batch} images")
 
 
 def generate(

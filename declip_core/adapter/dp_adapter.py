@@ -90,6 +90,19 @@ class DPAdapter(nn.Module):
     The tokens are layer-normalised per token, like text-encoder outputs, so that they sit at
     the scale the UNet's cross-attention expects. The pooled head starts at zero, so a fresh
     SDXL adapter leaves the pooled text vector untouched.
+
+    Args:
+        config: DPAdapterConfig (perceptual_dim P, semantic_dim S (0: perception only), context_dim C
+            (768 for SD1.5, 2048 for SDXL), num_tokens N, hidden_dim, pooled_dim (SDXL: 1280, else 0)).
+
+    Call: `adapter(perceptual (B, P), semantic (B, S) or None) -> AdapterOutput(tokens (B, N, C) float32,
+    pooled (B, pooled_dim) or None)`; the all-zero perceptual embedding means "no condition" (as in
+    training). Several references against one conditioning batch: declip_core.adapter.conditioning.match_batch.
+    Load shipped/trained weights with declip_core.adapter.io.load_adapter.
+
+    Raises:
+        ValueError (on call): an embedding that is not 2-D, of the wrong width, or a semantic batch size
+            that differs from the perceptual one.
     """
 
     def __init__(self, config: DPAdapterConfig) -> None:

@@ -32,9 +32,7 @@ def load_adapter(path: str | Path, device: str | torch.device = "cpu") -> DPAdap
 
     Its `declip_sha256` is the stored DeCLIP checkpoint hash (None for adapters saved without one).
     """
-    tensors, cfg = load_checkpoint(path)
-    if cfg.get("kind") != CHECKPOINT_KIND:
-        raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {CHECKPOINT_KIND!r}")
+    tensors, cfg = load_checkpoint(path, kind=CHECKPOINT_KIND)
     if not isinstance(cfg.get("adapter"), dict):
         raise ValueError(f"{path}: checkpoint config has no 'adapter' section")
     adapter = DPAdapter(DPAdapterConfig.from_dict(cfg["adapter"]))
@@ -51,7 +49,5 @@ def adapter_metadata(path: str | Path) -> dict[str, Any]:
     """The 'metadata' section stored with an adapter (empty when none), without loading tensors."""
     from declip_core.checkpoint import read_config
 
-    cfg = read_config(path)
-    if cfg.get("kind") != CHECKPOINT_KIND:
-        raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {CHECKPOINT_KIND!r}")
+    cfg = read_config(path, kind=CHECKPOINT_KIND)
     return dict(cfg.get("metadata", {}))

@@ -41,7 +41,25 @@ def parse_spec(spec: str) -> ParsedSpec:
 
 
 def create_backbone(spec: str = "lite", *, allow_download: bool = False, device: str = "cpu") -> Backbone:
-    """Build a frozen backbone (eval mode) with its preprocessing, tokenizer and metadata."""
+    """Build a frozen backbone (eval mode) with its preprocessing, tokenizer and metadata.
+
+    Args:
+        spec: "lite" / "lite1" / "lite2" (bundled EfficientNet-Lite0/1/2 + MiniLM stand-ins) or an
+            open_clip spec "openclip:<arch>/<pretrained tag>" or "openclip:<arch>@<local file or dir>";
+            see parse_spec.
+        allow_download: let open_clip fetch missing weights (default False: local files only, no network).
+        device: "cpu", "cuda", "cuda:N" or "mps".
+
+    Returns:
+        Backbone: `encode_image((B, 3, S, S) normalised float32) -> ImageFeatures(pooled (B, D_img),
+        stats (B, D_stats))`, `encode_text(list[str]) -> (T, D_txt)`, `normalize` (0..1 -> the weights'
+        mean/std), `preprocess` (PIL -> (3, S, S)), `info` (BackboneInfo: spec, dims, weight sha256,
+        PreprocessConfig). Every parameter is frozen.
+
+    Raises:
+        ValueError: unknown or malformed spec, weights missing locally (with allow_download=False), or a
+            weight file whose checksum does not match.
+    """
     p = parse_spec(spec)
     if p.kind == "lite":
         from declip_core.backbones.lite import LiteBackbone

@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from declip_core.backbones.base import PreprocessConfig
+from declip_core.constants import METRICS
 from declip_core.embed import Embedded, ViewSpec, decode_stream, decode_views, embed_decoded, preprocess_config
 from declip_core.io import DEFAULT_MAX_PIXELS
 from declip_core.iqa.views import ViewPolicy
@@ -87,11 +88,22 @@ def score_files(paths: Iterable[str | Path], model: torch.nn.Module, batch_size:
                 max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[dict[str, float], dict[str, str]]:
     """Score image files with a QualityModel; returns (scores, errors), both keyed by the path as given.
 
-    Every input path appears in exactly one of the two dicts (duplicates are scored once), in input
-    order. Scores are in 0..1, higher is better (the mean over the model's views). Decoding runs in
-    `workers` DataLoader processes (0: in this process). Errors: missing, unreadable, corrupt,
-    truncated, non-image, a folder, over `max_pixels` (decompression-bomb guard), a crashed decoder,
-    a failed forward pass, a non-finite output. Raises ValueError for bad arguments.
+    Args:
+        paths: image files (a list, not one string), decoded by declip_core.io.load_image.
+        model: a QualityModel (declip_core.iqa.create_quality_model).
+        batch_size: images per forward pass (each brings its views); workers: DataLoader decoding
+            processes (0: in this process); max_pixels: decompression-bomb guard in pixels (64 MP).
+
+    Returns:
+        (scores, errors): path -> float score in 0..1, higher is better (the mean over the model's
+        views); path -> reason (str). Every input path appears in exactly one of the two dicts
+        (duplicates are scored once), in input order. Errors: missing, unreadable, corrupt, truncated,
+        non-image, a folder, over `max_pixels`, a crashed decoder, a failed forward pass, a non-finite
+        output; one bad file never costs the others. Streams of millions of files: declip_core.scoring.
+
+    Raises:
+        ValueError: bad arguments (one string instead of a list, batch_size < 1, workers < 0, a model that
+            is not a QualityModel).
     """
     from declip_core.scoring.scorer import Scorer
 
@@ -158,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     or weights that cannot be loaded."""
     ap = argparse.ArgumentParser(prog="python -m declip_core.iqa.batch", description=__doc__.split("\n\n")[0])
     ap.add_argument("paths", nargs="+", help="image files and/or folders (walked recursively)")
-    ap.add_argument("--metric", choices=("tech", "aes"), default="tech")
+    ap.add_argument("--metric", choices=METRICS, default="tech")
     ap.add_argument("--checkpoint", default=None, help="head checkpoint file/folder/tag (default lite-<metric>)")
     ap.add_argument("--declip", default=None, help="DeCLIP checkpoint file/folder/tag (default lite)")
     ap.add_argument("--head", choices=("zeroshot",), default=None, help="zero-shot head instead of the checkpoint's")

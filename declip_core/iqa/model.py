@@ -49,11 +49,11 @@ class QualityModel(nn.Module):
     def images01(self, images: torch.Tensor, allow_out_of_range: bool = False) -> torch.Tensor:
         """Images by the input contract -> (B, 3, H, W) float32 on the model's device."""
         x = as_images01(images, name=f"DeCLIP {self.metric} quality model input", allow_out_of_range=allow_out_of_range)
-        return x.to(next(self.declip.disentangler.parameters()).device)
+        return x.to(self.declip.device)
 
     def make_views(self, images01: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in 0..1 -> (B, K, 3, S, S) views by this model's ViewPolicy."""
-        return make_views(images01, self.views, self.declip.backbone.info.preprocess)
+        return make_views(images01, self.views, self.declip.preprocess_config)
 
     def _perceptual_views(self, views01: torch.Tensor) -> torch.Tensor:
         b, k = views01.shape[:2]
@@ -107,7 +107,7 @@ def build_anchors(declip: DeCLIP, prompts: Mapping[str, tuple[tuple[str, str], .
 def zero_shot_head(declip: DeCLIP, metric: str) -> ZeroShotHead:
     """Zero-shot head from the metric's antonym prompts, at DeCLIP's learned temperature."""
     attrs, anchors = build_anchors(declip, PROMPTS[metric])
-    return ZeroShotHead(attrs, anchors, float(declip.disentangler.scale_p().detach()))
+    return ZeroShotHead(attrs, anchors, float(declip.perceptual_logit_scale().detach()))
 
 
 def save_quality_head(path: str | Path, model: QualityModel, extra: dict[str, Any] | None = None) -> Path:
@@ -126,9 +126,7 @@ def save_quality_head(path: str | Path, model: QualityModel, extra: dict[str, An
 
 def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
     """A QualityModel from a head checkpoint and the DeCLIP it was trained on."""
-    tensors, cfg = load_checkpoint(path)
-    if cfg.get("kind") != HEAD_KIND:
-        raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {HEAD_KIND!r}")
+    tensors, cfg = load_checkpoint(path, kind=HEAD_KIND)
     if cfg.get("declip_sha256") and declip.checkpoint_sha256 and cfg["declip_sha256"] != declip.checkpoint_sha256:
         raise ValueError(f"{path}: head was trained on DeCLIP {cfg['declip_sha256'][:12]}…, "
                          f"given {declip.checkpoint_sha256[:12]}…")
@@ -158,14 +156,24 @@ def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
 
 def create_quality_model(metric: str = "tech", checkpoint: str | Path | None = None, head: str | None = None,
                          declip: DeCLIP | str | Path | None = None, device: str = "cpu") -> QualityModel:
-    """The quality model for 'tech' or 'aes'.
+    """The quality model for 'tech' (technical quality) or 'aes' (aesthetics).
 
-    checkpoint: a head checkpoint file/folder or tag (default: the shipped 'lite-<metric>' tag).
-    head: None (the checkpoint's head), or 'zeroshot' to build the zero-shot head on the fly.
-    declip: a DeCLIP instance to share one backbone between metrics, or a tag/path (default 'lite').
-    The model is frozen (declip_core.inference.freeze: no parameter requires grad, eval mode kept),
-    including a DeCLIP instance passed in. device: see declip_core.device.resolve_device.
-    Raises ValueError for unknown metrics/heads, missing or mismatched weights, an unusable device.
+    Args:
+        metric: 'tech' or 'aes' (declip_core.constants.METRICS).
+        checkpoint: a head checkpoint file/folder or tag (default: the shipped 'lite-<metric>' tag).
+        head: None (the checkpoint's head), or 'zeroshot' to build the zero-shot head on the fly.
+        declip: a DeCLIP instance to share one backbone between metrics, or a tag/path (default 'lite').
+        device: "cpu", "cuda", "cuda:N", "mps" or "auto" (declip_core.device.resolve_device).
+
+    Returns:
+        QualityModel, frozen (declip_core.inference.freeze: no parameter requires grad, eval mode kept),
+        including a DeCLIP instance passed in. `model(images)` maps images by the input contract
+        ((B, C, H, W), 0..1) to (B,) float32 scores in 0..1, higher is better (`score_range`,
+        `lower_better` on the object); `attribute_scores(images)` gives per-attribute P(good), each (B,).
+
+    Raises:
+        ValueError: unknown metric or head, missing or mismatched weights (a head trained on another
+            DeCLIP), an unusable device.
     """
     from declip_core.pretrained import resolve_checkpoint
 

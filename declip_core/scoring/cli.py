@@ -14,6 +14,7 @@ import signal
 import sys
 from typing import Any, Iterator, Sequence
 
+from declip_core.constants import METRICS
 from declip_core.embed import PRECISIONS, Source, source_key
 from declip_core.io import DEFAULT_MAX_PIXELS
 
@@ -26,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
                                         "130 interrupted (rerun to resume).")
     ap.add_argument("inputs", nargs="+", metavar="INPUT",
                     help="folders (recursive), globs, .txt/.csv/.tsv/.parquet path lists, hf:<image folder>")
-    ap.add_argument("--metric", action="append", choices=("tech", "aes"), help="repeat for several (default tech)")
+    ap.add_argument("--metric", action="append", choices=METRICS, help="repeat for several (default tech)")
     ap.add_argument("--out", "-o", required=True, help="results .parquet, .csv or .jsonl (resumed if it exists)")
     ap.add_argument("--format", choices=("parquet", "csv", "jsonl"), default=None, help="default: from --out suffix")
     ap.add_argument("--engine", choices=("local", "ray"), default="local")
@@ -59,7 +60,7 @@ def _checkpoints(specs: Sequence[str], metrics: Sequence[str]) -> dict[str, str]
     out: dict[str, str] = {}
     for s in specs:
         name, eq, path = s.partition("=")
-        if eq and name in ("tech", "aes"):
+        if eq and name in METRICS:
             out[name] = path
         elif len(metrics) == 1:
             out[metrics[0]] = s

@@ -12,9 +12,9 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from declip_core.training.data.manifest import Row
-from declip_core.training.data.distortions import DISTORTIONS
 from declip_core.model import Disentangler
+from declip_core.training.data.distortions import DISTORTIONS
+from declip_core.training.data.manifest import Row
 from declip_core.training.quality_heads import within_group_srcc
 
 
@@ -76,15 +76,13 @@ def heldout_probes(x: np.ndarray, lab: SingleDistortionLabels, seed: int = 0) ->
 def measured_attribute_features(paths: Sequence[str | Path]) -> np.ndarray:
     """(N, 5) log1p of the measured sharpness, noise, exposure, contrast and colourfulness of each
     image: a perception-only description with no semantics, used as a reference row."""
-    from PIL import Image
-
+    from declip_core.io import load_rgb_array
     from declip_core.training.data.texts.attributes import measure_attributes
 
     out = []
     for p in paths:
         try:
-            with Image.open(p) as im:
-                a = measure_attributes(np.asarray(im.convert("RGB")))
+            a = measure_attributes(load_rgb_array(p))
         except (OSError, ValueError) as e:
             raise ValueError(f"{p}: cannot measure attributes: {e}") from e
         out.append([math.log1p(a.sharpness), math.log1p(a.noise), math.log1p(a.exposure),

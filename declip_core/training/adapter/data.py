@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from declip_core.io import load_image
 from declip_core.transforms import pil_to_tensor01
 
 METADATA_FILE = "metadata.jsonl"
@@ -76,15 +77,14 @@ def read_captioned_folder(root: str | Path) -> list[CaptionedImage]:
 
 def load_square01(path: Path, size: int) -> torch.Tensor:
     """Image file -> (3, size, size) in 0..1: shorter side resized to `size`, centre crop."""
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        w, h = im.size
-        scale = size / min(w, h)
-        nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-        im = im.resize((nw, nh), Image.Resampling.BICUBIC)
-        left, top = (nw - size) // 2, (nh - size) // 2
-        im = im.crop((left, top, left + size, top + size))
-        return pil_to_tensor01(im)
+    im = load_image(path)  # the one decoder: EXIF rotation, alpha on white, 16-bit, CMYK
+    w, h = im.size
+    scale = size / min(w, h)
+    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+    im = im.resize((nw, nh), Image.Resampling.BICUBIC)
+    left, top = (nw - size) // 2, (nh - size) // 2
+    im = im.crop((left, top, left + size, top + size))
+    return pil_to_tensor01(im)
 
 
 class CaptionedImageDataset(Dataset):

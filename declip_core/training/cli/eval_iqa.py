@@ -20,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 
+from declip_core.constants import METRICS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", action="append", required=True, metavar="NAME:ROOT[;k=v]")
     ap.add_argument("--declip", default="lite", help="DeCLIP tag or checkpoint path (default: lite)")
-    ap.add_argument("--metric", choices=("tech", "aes"), default=None,
+    ap.add_argument("--metric", choices=METRICS, default=None,
                     help="metric of the heads (default: aes for ava, else tech)")
     ap.add_argument("--protocol", action="append", choices=("intra", "cross"), default=None,
                     help="default: intra and cross (none when only --head is given)")
@@ -47,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     protocols = a.protocol if a.protocol is not None else ([] if a.head else ["intra", "cross"])
 
-    from declip_core.training.mos import evaluate_mos
     from declip_core.iqa.views import ViewPolicy
+    from declip_core.training.mos import evaluate_mos
 
     try:
         rep = evaluate_mos(a.dataset, declip=a.declip, metric=a.metric, protocols=protocols, heads=a.head,

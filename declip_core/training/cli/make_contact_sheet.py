@@ -14,10 +14,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from declip_core.io import load_rgb_array
+
 ROOT = Path(__file__).resolve().parents[3]  # the repository (these tools write into docs/)
 
-from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS, apply_distortion
 from declip_core.samples import sample_path
+from declip_core.training.data.distortions import (
+    DISTORTIONS,
+    N_LEVELS,
+    apply_distortion,
+)
 
 DEFAULT_OUT = ROOT / "docs" / "img" / "distortions_contact_sheet.png"
 LABEL_W, HEADER_H, GAP = 150, 22, 2
@@ -25,8 +31,7 @@ LABEL_W, HEADER_H, GAP = 150, 22, 2
 
 def load_photo(name: str) -> np.ndarray:
     """A sample photo as uint8 (H, W, 3) RGB."""
-    with Image.open(sample_path(name)) as im:
-        return np.asarray(im.convert("RGB")).copy()
+    return load_rgb_array(sample_path(name))
 
 
 def crop_box(img: np.ndarray, cell: int, centre: tuple[float, float]) -> tuple[int, int]:

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from declip_core.io import load_image
+
 ROOT = Path(__file__).resolve().parents[3]  # the repository (these tools write into docs/)
 
 from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS
@@ -109,8 +111,7 @@ def examples_grid(examples: Sequence[Row], path: Path, cols: int = 6, cell: int 
         sheet = Image.new("RGB", (cols * (cell + 4) + 4, rows_n * (cell + 4) + 4), "white")
         draw = ImageDraw.Draw(sheet)
         for i, r in enumerate(examples):
-            with Image.open(r.path) as im:
-                th = im.convert("RGB")
+            th = load_image(r.path)
             th.thumbnail((cell, cell), Image.Resampling.LANCZOS)
             x, y = 4 + (i % cols) * (cell + 4), 4 + (i // cols) * (cell + 4)
             sheet.paste(th, (x, y))

@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from declip_core.constants import METRICS
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights"  # declip_core/weights
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     tags = [{"name": "lite", "kind": "declip", "file": dpath.name, "sha256": read_config(dpath)["sha256"],
              "backbone": "lite", "source": cfg["extra"]["made_by"],
              "description": "DeCLIP on the lite stand-in backbone, trained offline on CPU (demo grade)"}]
-    for metric in ("tech", "aes"):
+    for metric in METRICS:
         src = run / f"iqa-{metric}.safetensors"
         orig = declip_from_checkpoint(run / "declip.safetensors", backbone=declip.backbone)
         qm = load_quality_head(src, orig)

@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 
+from declip_core.constants import METRICS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", action="append", required=True, metavar="NAME:ROOT[;k=v]",
                     help="dataset spec; repeat to pool several")
     ap.add_argument("--declip", default="lite", help="DeCLIP tag or checkpoint path (default: lite)")
-    ap.add_argument("--metric", choices=("tech", "aes"), default=None,
+    ap.add_argument("--metric", choices=METRICS, default=None,
                     help="head metric (default: aes for ava, else tech)")
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--split", default=None, help="train only on this official split (koniq10k/ava: train)")
@@ -41,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                          "aes: one resized view)")
     a = ap.parse_args(argv)
 
-    from declip_core.training.mos import train_mos
     from declip_core.iqa.views import ViewPolicy
+    from declip_core.training.mos import train_mos
 
     try:
         res = train_mos(a.dataset, a.out, declip=a.declip, metric=a.metric, cache_dir=a.cache_dir, split=a.split,

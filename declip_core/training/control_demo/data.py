@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+
+from declip_core.array_cache import ShardedArrayCache
+from declip_core.io import image_size, load_rgb_array
 
 HELDOUT_PHOTOS: tuple[str, ...] = ("china", "flower", "grace_hopper", "coffee")  # never trained on
 
@@ -94,12 +97,6 @@ def condition_for(family: str, level: int) -> Condition:
     return Condition(None, 0) if level == 0 else Condition(family, level)
 
 
-def load_rgb(path: str | Path) -> np.ndarray:
-    """An image file as a uint8 (H, W, 3) array."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
-
-
 def train_photo_paths(min_side: int, photos: Sequence[Path] | None = None) -> list[Path]:
     """Offline photos (or `photos`) that are not held out and whose shorter side is >= min_side."""
     from declip_core.training.data.i2t.photos import offline_photo_paths
@@ -108,9 +105,8 @@ def train_photo_paths(min_side: int, photos: Sequence[Path] | None = None) -> li
     for p in (offline_photo_paths() if photos is None else photos):
         if p.stem in HELDOUT_PHOTOS:
             continue
-        with Image.open(p) as im:
-            if min(im.size) >= min_side:
-                out.append(Path(p))
+        if min(image_size(p)) >= min_side:
+            out.append(Path(p))
     if not out:
         raise ValueError(f"no training photos with a shorter side >= {min_side}")
     return out
@@ -156,7 +152,9 @@ def embed_uint8(declip: Any, images: Sequence[np.ndarray] | np.ndarray, batch: i
 
 def training_phrases(n: int, seed: int) -> list[list[str]]:
     """n generated I&2T perceptual phrases per condition (CONDITIONS order), seeded."""
-    from declip_core.training.data.texts.distortion_text import perceptual_text_from_distortions
+    from declip_core.training.data.texts.distortion_text import (
+        perceptual_text_from_distortions,
+    )
 
     rng = np.random.default_rng(seed)
     return [[perceptual_text_from_distortions([] if c.family is None else [(c.distortion, c.level)], rng)
@@ -196,42 +194,58 @@ class ConditionCache:
         return int(self.image_emb.shape[1])
 
 
+CACHE_FORMAT = 2  # 2: arrays in a ShardedArrayCache (1 was cache.safetensors + images.npy; rebuilt)
+_ARRAYS = ("images", "cond", "photo", "image_emb", "text_emb")
+
+
 def _cache_meta(spec: CacheSpec, declip: Any, photos: Sequence[Path]) -> dict[str, Any]:
-    return {"spec": asdict(spec), "declip_sha256": getattr(declip, "checkpoint_sha256", None),
+    return {"cache_format": CACHE_FORMAT, "spec": asdict(spec),
+            "declip_sha256": getattr(declip, "checkpoint_sha256", None),
             "perceptual_dim": int(declip.perceptual_dim), "photos": [str(p) for p in photos],
             "conditions": [c.key for c in CONDITIONS]}
 
 
 def build_cache(folder: str | Path, declip: Any, spec: CacheSpec, photos: Sequence[Path] | None = None,
                 log: Callable[[str], None] = print) -> ConditionCache:
-    """Load the cache in `folder` when it matches spec, DeCLIP and photos; else build and write it."""
-    from safetensors.torch import load_file, save_file
+    """Load the cache in `folder` when it matches spec, DeCLIP and photos; else build and write it.
 
+    Layout: `folder/cache.json` (what the cache holds, and the phrases; written last, so it marks a
+    complete cache) and a ShardedArrayCache (declip_core.array_cache) in `folder/arrays/` holding
+    images (N, S, S, 3) uint8 (memory-mapped on load), cond (N,), photo (N,), image_emb (N, P),
+    text_emb (C, T, P).
+    """
     folder = Path(folder)
     photos = train_photo_paths(spec.crop, photos)
     meta = _cache_meta(spec, declip, photos)
-    js, st, npy = folder / "cache.json", folder / "cache.safetensors", folder / "images.npy"
-    if js.is_file() and st.is_file() and npy.is_file():
+    js, arrays = folder / "cache.json", folder / "arrays"
+    if js.is_file() and (arrays / "index.json").is_file():
         old = json.loads(js.read_text(encoding="utf-8"))
-        if {k: old.get(k) for k in meta} == meta:
-            t = load_file(str(st))
-            log(json.dumps({"event": "cache", "status": "loaded", "path": str(folder), "images": int(t["cond"].numel())}))
-            return ConditionCache(np.load(npy, mmap_mode="r"), t["cond"].numpy(), t["photo"].numpy(), t["image_emb"],
-                                  t["text_emb"], old["phrases"], old["photos"])
+        store = ShardedArrayCache(arrays)
+        if {k: old.get(k) for k in meta} == meta and not store.missing(_ARRAYS):
+            images, cond, photo, image_emb, text_emb = store.get(_ARRAYS, mmap=True)
+            log(json.dumps({"event": "cache", "status": "loaded", "path": str(folder), "images": int(len(cond))}))
+            return ConditionCache(images, np.array(cond), np.array(photo), torch.from_numpy(np.array(image_emb)),
+                                  torch.from_numpy(np.array(text_emb)), old["phrases"], old["photos"])
+    if js.is_file() or (folder / "images.npy").is_file():
         log(json.dumps({"event": "cache", "status": "stale, rebuilding", "path": str(folder)}))
     folder.mkdir(parents=True, exist_ok=True)
     js.unlink(missing_ok=True)  # the json marks a complete cache; written last
-    # New files are written under temporary names and renamed into place, so a process that still
-    # maps the old images.npy keeps reading the old file instead of crashing on a truncated one.
-    tmp_npy, tmp_st = folder / f".images.{os.getpid()}.npy", folder / f".cache.{os.getpid()}.safetensors"
+    for old_file in ("images.npy", "cache.safetensors"):  # format 1
+        (folder / old_file).unlink(missing_ok=True)
+    # A new array store replaces the old one only once complete: a process that still maps the old
+    # shards keeps reading them (their files are unlinked, not truncated).
+    new = folder / f".arrays.{os.getpid()}"
+    shutil.rmtree(new, ignore_errors=True)
+    store = ShardedArrayCache(new)
     rng = np.random.default_rng(spec.seed)
     n = len(photos) * spec.crops_per_photo * len(CONDITIONS)
+    tmp_npy = folder / f".images.{os.getpid()}.npy"
     images = np.lib.format.open_memmap(tmp_npy, mode="w+", dtype=np.uint8, shape=(n, spec.crop, spec.crop, 3))
     cond = np.zeros(n, dtype=np.int64)
     photo = np.zeros(n, dtype=np.int64)
     i = 0
     for pi, path in enumerate(photos):
-        for crop in random_crops(load_rgb(path), spec.crops_per_photo, spec.crop, rng):
+        for crop in random_crops(load_rgb_array(path), spec.crops_per_photo, spec.crop, rng):
             for ci, c in enumerate(CONDITIONS):
                 images[i] = distort(crop, c, seed=spec.seed * 1_000_003 + i)
                 cond[i], photo[i] = ci, pi
@@ -239,18 +253,21 @@ def build_cache(folder: str | Path, declip: Any, spec: CacheSpec, photos: Sequen
     images.flush()
     log(json.dumps({"event": "cache", "status": "distorted", "images": n}))
     image_emb = embed_uint8(declip, images)  # (N, P)
+    store.put(["images"], [images])
     del images
+    tmp_npy.unlink()
     phrases = training_phrases(spec.phrases_per_condition, spec.seed)
     with torch.no_grad():
         flat = declip.embed_perceptual_text([p for ps in phrases for p in ps]).float().cpu()  # (C*T, P)
     text_emb = flat.view(len(CONDITIONS), spec.phrases_per_condition, -1)  # (C, T, P)
-    save_file({"cond": torch.from_numpy(cond), "photo": torch.from_numpy(photo), "image_emb": image_emb.contiguous(),
-               "text_emb": text_emb.contiguous()}, str(tmp_st))
-    os.replace(tmp_npy, npy)
-    os.replace(tmp_st, st)
+    for key, arr in (("cond", cond), ("photo", photo), ("image_emb", image_emb.numpy()), ("text_emb", text_emb.numpy())):
+        store.put([key], [arr])
+    shutil.rmtree(arrays, ignore_errors=True)
+    os.replace(new, arrays)
     js.write_text(json.dumps({**meta, "phrases": phrases}, indent=1) + "\n", encoding="utf-8")
     log(json.dumps({"event": "cache", "status": "built", "path": str(folder), "images": n}))
-    return ConditionCache(np.load(npy, mmap_mode="r"), cond, photo, image_emb, text_emb, phrases, meta["photos"])
+    return ConditionCache(ShardedArrayCache(arrays).get(["images"], mmap=True)[0], cond, photo, image_emb, text_emb,
+                          phrases, meta["photos"])
 
 
 class PatchSampler:

@@ -120,9 +120,7 @@ def save_control_demo(path: str | Path, model: ControlDemo, metadata: Mapping[st
 
 def load_control_demo(path: str | Path, device: str = "cpu") -> tuple[ControlDemo, dict[str, Any]]:
     """(model in eval mode, metadata) from a checkpoint; ValueError for another kind or mismatched tensors."""
-    tensors, cfg = load_checkpoint(path)
-    if cfg.get("kind") != CHECKPOINT_KIND:
-        raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {CHECKPOINT_KIND!r}")
+    tensors, cfg = load_checkpoint(path, kind=CHECKPOINT_KIND)
     model = ControlDemo(ControlDemoConfig.from_dict(cfg["model"]))
     try:
         model.load_state_dict(tensors, strict=True)

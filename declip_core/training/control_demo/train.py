@@ -124,9 +124,7 @@ def save_state(path: Path, model: ControlDemo, ema: ControlDemo, opt: torch.opti
 
 
 def _load_state(path: Path, model: ControlDemo, ema: ControlDemo, opt: torch.optim.Optimizer) -> dict[str, Any]:
-    tensors, cfg = load_checkpoint(path)
-    if cfg.get("kind") != STATE_KIND:
-        raise ValueError(f"{path}: checkpoint kind is {cfg.get('kind')!r}, expected {STATE_KIND!r}")
+    tensors, cfg = load_checkpoint(path, kind=STATE_KIND)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
     ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, strict=True)
     _load_optimizer(opt, {k: v for k, v in tensors.items() if k.startswith("opt.")}, cfg["param_groups"])

@@ -144,11 +144,10 @@ class LabelCache:
 
 def _load(path: str | Path):
     import torch
-    from PIL import Image
 
-    with Image.open(path) as im:
-        a = np.asarray(im.convert("RGB"))
-    return torch.from_numpy(a.copy()).permute(2, 0, 1).float() / 255.0
+    from declip_core.io import load_rgb_array  # the one decoder (EXIF, alpha on white, 16-bit, CMYK)
+
+    return torch.from_numpy(load_rgb_array(path)).permute(2, 0, 1).float() / 255.0
 
 
 def _worker_init() -> None:

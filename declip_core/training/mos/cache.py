@@ -3,19 +3,21 @@ DeCLIP fingerprint (checkpoint sha256 + backbone key + view policy) and each ima
 and size. Unreadable images are reported and never cached. `load_and_embed`: datasets -> `Embedded`."""
 from __future__ import annotations
 
-import json
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from declip_core.array_cache import ShardedArrayCache
 from declip_core.inference import DeCLIP
 from declip_core.iqa.views import ViewPolicy
-from declip_core.training.mos.embed import ViewEmbeddings, _file_key, declip_fingerprint, embed_views
+from declip_core.training.mos.embed import (
+    ViewEmbeddings,
+    _file_key,
+    declip_fingerprint,
+    embed_views,
+)
 from declip_core.training.mos.sets import MosSet, Problem, load_mos_set
 
 _HERE = "declip_core/training/mos/cache.py"
@@ -24,41 +26,17 @@ _HERE = "declip_core/training/mos/cache.py"
 class PerceptualCache:
     """get(paths) -> (ok indices, ViewEmbeddings of those images, errors path -> reason).
 
-    Layout: <root>/perceptual-<fingerprint>/index.json (file key -> [shard, first row, n views]) and
-    shard .npy files. A changed file (mtime or size), another DeCLIP or another view policy gives
+    Layout: <root>/perceptual-<fingerprint>/ is a ShardedArrayCache (declip_core.array_cache; file key ->
+    the image's (n views, P) block). A changed file (mtime or size), another DeCLIP or another view policy gives
     another key, so stale embeddings are never read.
     """
 
     def __init__(self, root: str | Path, declip: DeCLIP, views: ViewPolicy, batch_size: int = 32,
                  workers: int = 1) -> None:
         self.declip, self.views = declip, views
-        self.dir = Path(root) / f"perceptual-{declip_fingerprint(declip, views)}"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.store = ShardedArrayCache(Path(root) / f"perceptual-{declip_fingerprint(declip, views)}")
+        self.dir = self.store.dir
         self.batch_size, self.workers = batch_size, workers
-
-    def _index(self) -> dict[str, list[Any]]:
-        f = self.dir / "index.json"
-        if not f.is_file():
-            return {}
-        try:
-            return json.loads(f.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{_HERE}: cache index {f} is corrupt ({e}); delete {self.dir} to rebuild it") from e
-
-    def _store(self, keys: list[str], parts: list[np.ndarray]) -> None:
-        shard = f"shard-{uuid.uuid4().hex[:12]}.npy"
-        tmp = self.dir / (shard + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.save(fh, np.concatenate(parts).astype(np.float32))
-        os.replace(tmp, self.dir / shard)
-        idx = self._index()  # re-read: another process may have added entries meanwhile
-        start = 0
-        for k, part in zip(keys, parts):
-            idx[k] = [shard, start, len(part)]
-            start += len(part)
-        tmp_idx = self.dir / f"index.json.{uuid.uuid4().hex[:8]}.tmp"
-        tmp_idx.write_text(json.dumps(idx))
-        os.replace(tmp_idx, self.dir / "index.json")
 
     def get(self, paths: Sequence[str | Path]) -> tuple[np.ndarray, ViewEmbeddings, dict[str, str]]:
         """View embeddings of the readable paths (computing and storing the missing ones)."""
@@ -71,23 +49,19 @@ class PerceptualCache:
             except OSError as e:
                 keys.append(None)
                 errors[p] = f"cannot stat file ({e.strerror or e})"
-        idx = self._index()
-        todo = sorted({i for i, k in enumerate(keys) if k is not None and k not in idx})
+        stored = set(self.store.index())
+        todo = sorted({i for i, k in enumerate(keys) if k is not None and k not in stored})
         if todo:
             ok, parts, errs = embed_views([names[i] for i in todo], self.declip, self.views, self.batch_size,
                                           self.workers)
             errors.update(errs)
             if ok:
-                self._store([keys[todo[j]] for j in ok], parts)  # type: ignore[misc]
-                idx = self._index()
-        keep = [i for i, k in enumerate(keys) if k is not None and k in idx]
-        shards = {s: np.load(self.dir / s, mmap_mode="r") for s in {idx[keys[i]][0] for i in keep}}  # type: ignore[index]
-        rows, owner = [], []
-        for r, i in enumerate(keep):
-            s, start, n = idx[keys[i]]  # type: ignore[index]
-            rows.append(np.asarray(shards[s][start:start + n]))
-            owner += [r] * n
-        emb = np.concatenate(rows) if rows else np.zeros((0, self.declip.perceptual_dim), np.float32)
+                self.store.put([keys[todo[j]] for j in ok], [p.astype(np.float32) for p in parts])  # type: ignore[misc]
+                stored = set(self.store.index())
+        keep = [i for i, k in enumerate(keys) if k is not None and k in stored]
+        blocks = self.store.get([keys[i] for i in keep])  # type: ignore[misc]  # (n_views_i, P) each
+        owner = [r for r, b in enumerate(blocks) for _ in range(len(b))]
+        emb = np.concatenate(blocks) if blocks else np.zeros((0, self.declip.perceptual_dim), np.float32)
         return np.asarray(keep, dtype=np.int64), ViewEmbeddings(emb.astype(np.float32),
                                                                 np.asarray(owner, dtype=np.int64)), errors
 

@@ -16,10 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from declip_core.backbones.base import PreprocessConfig
+from declip_core.embed import embed_stream
 from declip_core.inference import DeCLIP
-from declip_core.io import DEFAULT_MAX_PIXELS, ImageLoadError
-from declip_core.iqa.batch import _decode as decode_views  # the exact decoding of score_files
 from declip_core.iqa.views import ViewPolicy
 from declip_core.training.feature_cache import backbone_key
 
@@ -47,49 +45,27 @@ def _file_key(path: str) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
 
-class _ViewFiles(torch.utils.data.Dataset):
-    """path i -> (i, (K, 3, S, S) views in 0..1 or None, error text)."""
-
-    def __init__(self, paths: Sequence[str], cfg: PreprocessConfig, views: ViewPolicy) -> None:
-        self.paths, self.cfg, self.views = list(paths), cfg, views
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> tuple[int, torch.Tensor | None, str]:
-        try:  # the decoding of score_files, so training sees exactly what scoring sees
-            return i, decode_views(self.paths[i], self.cfg, DEFAULT_MAX_PIXELS, self.views), ""
-        except ImageLoadError as e:
-            return i, None, e.reason
-        except (OSError, ValueError, RuntimeError) as e:
-            return i, None, f"could not decode ({type(e).__name__}: {e})"
-
-
 def embed_views(paths: Sequence[str], declip: DeCLIP, views: ViewPolicy, batch_size: int = 32, workers: int = 1
                 ) -> tuple[list[int], list[np.ndarray], dict[str, str]]:
-    """(ok indices, per ok image its (K, P) view embeddings, errors path -> reason); decoding in
-    `workers` DataLoader processes, unreadable files reported."""
+    """(ok indices, per ok image its (K, P) float32 view embeddings, errors path -> reason), by the one
+    decode -> embed path (declip_core.embed.embed_stream: the decoding and views of the batch scorer,
+    decoding in `workers` DataLoader processes, one bad file costs only itself)."""
     if batch_size < 1 or workers < 0:
         raise ValueError(f"{_HERE}: need batch_size >= 1 and workers >= 0, got {batch_size} and {workers}")
-    cfg = declip.backbone.info.preprocess
-    if cfg is None:
+    if declip.preprocess_config is None:
         raise ValueError(f"{_HERE}: backbone {declip.backbone.info.spec!r} has no preprocessing config")
-    dl = torch.utils.data.DataLoader(_ViewFiles(paths, cfg, views), batch_size=batch_size, shuffle=False,
-                                     num_workers=workers, collate_fn=list)
-    dev = next(declip.disentangler.parameters()).device
     ok: list[int] = []
     out: list[np.ndarray] = []
     errors: dict[str, str] = {}
     with torch.inference_mode():
-        for items in dl:
-            good = [(i, x) for i, x, _ in items if x is not None]
-            errors.update({paths[i]: err for i, x, err in items if x is None})
-            if not good:
-                continue
-            emb = declip.embed_images(torch.cat([x for _, x in good]).to(dev)).perceptual.float().cpu().numpy()
-            for (i, _), part in zip(good, np.split(emb, np.cumsum([len(x) for _, x in good])[:-1])):
-                ok.append(i)
-                out.append(part)
+        for batch in embed_stream(list(paths), declip, views=[views], outputs=("perceptual",),
+                                  batch_size=batch_size, workers=workers):
+            for e in batch:
+                if e.error is not None:
+                    errors[paths[e.index]] = e.error
+                else:
+                    ok.append(e.index)
+                    out.append(e.perceptual[0].numpy().astype(np.float32))  # (K, P)
     return ok, out, errors
 
 

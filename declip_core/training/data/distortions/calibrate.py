@@ -8,8 +8,8 @@ import argparse
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
 
+from declip_core.io import load_rgb_array
 from declip_core.samples import sample_paths
 
 from .fidelity import is_strictly_increasing, severity_curve
@@ -21,8 +21,7 @@ CHROMA_ONLY: frozenset[str] = frozenset({"color_diffusion", "saturate_up", "satu
 
 def load_rgb(path: object) -> np.ndarray:
     """Load a photo as uint8 (H, W, 3) RGB."""
-    with Image.open(path) as im:  # type: ignore[arg-type]
-        return np.asarray(im.convert("RGB")).copy()
+    return load_rgb_array(path)  # type: ignore[arg-type]
 
 
 def is_achromatic(img: np.ndarray) -> bool:

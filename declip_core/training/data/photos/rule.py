@@ -79,8 +79,9 @@ class PhotoStats:
 
 
 def load_image(path) -> np.ndarray:
-    """uint8 (H, W, 3) RGB of an image file or of the first array in a .npz (greyscale repeated;
-    alpha composited on white). Raises ValueError naming the file when it cannot be read."""
+    """uint8 (H, W, 3) RGB of an image file (declip_core.io.load_rgb_array: EXIF rotation, alpha composited
+    on white, 16-bit, CMYK, bomb guard) or of the first array in a .npz (greyscale repeated). Raises
+    ValueError naming the file when it cannot be read."""
     from pathlib import Path
 
     path = Path(path)
@@ -97,13 +98,9 @@ def load_image(path) -> np.ndarray:
             if a.ndim != 3 or a.shape[2] < 3:
                 raise ValueError(f"array of shape {a.shape} is not an image")
             return np.ascontiguousarray(a[..., :3])
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                return np.asarray(Image.alpha_composite(bg, rgba).convert("RGB"))
-            return np.asarray(im.convert("RGB"))
+        from declip_core.io import load_rgb_array  # the one decoder: EXIF, alpha on white, 16-bit, CMYK
+
+        return load_rgb_array(path)
     except (OSError, ValueError, KeyError) as e:
         raise ValueError(f"{path}: cannot read as an image ({type(e).__name__}: {e})") from e
 
