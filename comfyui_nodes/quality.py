@@ -158,22 +158,27 @@ PICK_NAMES = ("images", "scores", "indices", "summary")
 PICK_IS_LIST = (False, True, True, False)  # scores and indices: one value per kept image
 
 
-class DeCLIPBestOfN:
-    """Best-of-N: keep the k best images of a batch by DeCLIP score (no adapter needed)."""
+class _PickNode:
+    """What the selection nodes share: their outputs (images, scores, indices, summary) and entry point."""
 
-    DESCRIPTION = ("Best-of-N: scores every image of a batch with DeCLIP and keeps the k best, best first. Sample "
-                   "a batch from any checkpoint (Empty Latent Image batch_size = N) and keep the best ones. "
-                   "Needs no DP-Adapter.")
     RETURN_TYPES = PICK_TYPES
     RETURN_NAMES = PICK_NAMES
     OUTPUT_IS_LIST = PICK_IS_LIST
     CATEGORY = T.CATEGORY
     OUTPUT_NODE = True
+    FUNCTION = "select"
+
+
+class DeCLIPBestOfN(_PickNode):
+    """Best-of-N: keep the k best images of a batch by DeCLIP score (no adapter needed)."""
+
+    DESCRIPTION = ("Best-of-N: scores every image of a batch with DeCLIP and keeps the k best, best first. Sample "
+                   "a batch from any checkpoint (Empty Latent Image batch_size = N) and keep the best ones. "
+                   "Needs no DP-Adapter.")
     OUTPUT_TOOLTIPS = ("The k best images, best first (a batch).",
                        f"Their scores, best first ({SCORE_RANGE_NOTE}), as a list.",
                        "Their positions in the input batch (0 = first), as a list.",
                        "The text shown on the node.")
-    FUNCTION = "select"
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
@@ -199,21 +204,15 @@ KEEP_BEST = "keep the best one"
 EMPTY = "return an empty batch"
 
 
-class DeCLIPQualityFilter:
+class DeCLIPQualityFilter(_PickNode):
     """Keep the images of a batch whose DeCLIP score reaches a threshold."""
 
     DESCRIPTION = ("Keeps the images of a batch whose DeCLIP score is at least the threshold, in batch order. "
                    "Needs no DP-Adapter.")
-    RETURN_TYPES = PICK_TYPES
-    RETURN_NAMES = PICK_NAMES
-    OUTPUT_IS_LIST = PICK_IS_LIST
-    CATEGORY = T.CATEGORY
-    OUTPUT_NODE = True
     OUTPUT_TOOLTIPS = ("The images that pass, in batch order (a batch).",
                        f"Their scores ({SCORE_RANGE_NOTE}), as a list.",
                        "Their positions in the input batch (0 = first), as a list.",
                        "The text shown on the node.")
-    FUNCTION = "select"
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
