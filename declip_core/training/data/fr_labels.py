@@ -16,7 +16,6 @@ re-labelling a set or a rebuilt set recomputes only new pairs.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import sqlite3
@@ -26,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from declip_core.hashing import sha256_file
 
 # metric -> True when higher is better (piq's functional API, reduction='none', data_range=1.0).
 METRICS: dict[str, bool] = {"haarpsi": True, "mdsi": False, "gmsd": False, "ms_gmsd": False}
@@ -179,10 +180,6 @@ def _chunk_metrics(args: tuple[list[tuple[str, str]], tuple[str, ...]]) -> tuple
     return vals, secs
 
 
-def _sha_file(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 @dataclass
 class LabelSummary:
     pairs: int = 0
@@ -231,7 +228,7 @@ def label_i2t(root: str | Path, cache_path: str | Path | None = None, metrics: S
             if not r["source_path"] or r["text_origin"] == "aesthetic_negative" or r["distortions"] in ("[]", "", None):
                 continue
             if r["source_path"] not in ref_sha:
-                ref_sha[r["source_path"]] = _sha_file(r["source_path"])
+                ref_sha[r["source_path"]] = sha256_file(r["source_path"])
             todo.append((d, i, d / r["file_name"], r["source_path"], r["sample_id"], r["split"]))
     summ.pairs = len(todo)
     known = {m: cache.get_many(m) for m in metrics}

@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from declip_core.hashing import sha256_file
 from declip_core.training.data.photos.crops import CROP, assign_splits, plan_crops
 from declip_core.training.data.photos.dedup import dhash, group_duplicates
 from declip_core.training.data.photos.packages import (
     DEFAULT_PACKAGES,
     PackageSpec,
     candidates,
-    sha256_file,
     unpack,
 )
 from declip_core.training.data.photos.reserved import check_package, check_path

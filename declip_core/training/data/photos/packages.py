@@ -8,7 +8,6 @@ package, its version, the path inside it and the licence the package states for 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import importlib.metadata as md
 import re
 import subprocess
@@ -17,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from declip_core.hashing import sha256_file
 from declip_core.training.data.photos.reserved import check_package, check_path
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".ppm",
@@ -76,14 +76,6 @@ class Unpacked:
     version: str
     root: Path
     licence_of: callable  # (inner_path) -> licence string
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> str:
