@@ -81,10 +81,14 @@ def score_batch(image: torch.Tensor, declip: Any, metric: str, head: str, attrib
     """ComfyUI IMAGE (B, H, W, C) float 0..1 -> per-image scores with the metric and head."""
     x = comfy_image_to_bchw(image)  # (B, 3, H, W)
     model = create_quality(declip, metric, head)
-    scores = model(x).float().reshape(-1).cpu()  # (B,)
+    if attributes:  # one backbone pass for the score and the attributes
+        scores, attr_t = model.score_with_attributes(x)
+    else:
+        scores, attr_t = model(x), {}
+    scores = scores.float().reshape(-1).cpu()  # (B,)
     if scores.shape[0] != x.shape[0]:
         raise ValueError(f"quality model returned {scores.shape[0]} scores for {x.shape[0]} images")
-    attrs = {k: v.float().reshape(-1).cpu() for k, v in model.attribute_scores(x).items()} if attributes else {}
+    attrs = {k: v.float().reshape(-1).cpu() for k, v in attr_t.items()}
     return Scored(scores, attrs, metric, head_label(metric, head, model), tuple(model.score_range),
                   bool(model.lower_better))
 

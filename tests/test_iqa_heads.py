@@ -111,3 +111,17 @@ def test_crop_policy_score_is_the_mean_of_view_scores(declip):
     assert torch.allclose(s, per_view.mean(0), atol=1e-6)
     s.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_score_with_attributes_equals_forward_and_attribute_scores():
+    """One backbone pass gives exactly what the two separate calls give (the ComfyUI score node uses it)."""
+    from declip_core.iqa import create_quality_model
+
+    q = create_quality_model("tech")
+    x = torch.rand(2, 3, 300, 260, generator=torch.Generator().manual_seed(0))
+    scores, attrs = q.score_with_attributes(x)
+    assert torch.allclose(scores, q(x), atol=1e-6)
+    separate = q.attribute_scores(x)
+    assert attrs.keys() == separate.keys()
+    for k in attrs:
+        assert torch.allclose(attrs[k], separate[k], atol=1e-6)

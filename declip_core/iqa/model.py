@@ -75,9 +75,18 @@ class QualityModel(nn.Module):
     def attribute_scores(self, images01: torch.Tensor, allow_out_of_range: bool = False) -> dict[str, torch.Tensor]:
         """Per-attribute P(good) in 0..1, each (B,), averaged over the views (inputs as for forward; the
         attribute head: supervised AttributeHead in the shipped heads, or zero-shot anchors)."""
-        p = self._perceptual_views(self.make_views(self.images01(images01, allow_out_of_range)))
-        probs = self.attribute_head.attribute_probs(p.flatten(0, 1)).view(p.shape[0], p.shape[1], -1).mean(1)
-        return {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
+        return self.score_with_attributes(images01, allow_out_of_range)[1]
+
+    def score_with_attributes(self, images01: torch.Tensor, allow_out_of_range: bool = False
+                              ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(B,) scores as `forward` and the per-attribute P(good) as `attribute_scores`, from ONE backbone pass
+        over the views (inputs as for forward). Raises ValueError."""
+        p = self._perceptual_views(self.make_views(self.images01(images01, allow_out_of_range)))  # (B, K, P)
+        b, k = p.shape[:2]
+        flat = p.flatten(0, 1)  # (B*K, P)
+        scores = self.head(flat).view(b, k).mean(dim=1)  # (B,)
+        probs = self.attribute_head.attribute_probs(flat).view(b, k, -1).mean(1)  # (B, A)
+        return scores, {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
 
 
 def default_head_tag(metric: str) -> str:
