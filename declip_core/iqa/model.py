@@ -57,7 +57,9 @@ class QualityModel(nn.Module):
 
     def _perceptual_views(self, views01: torch.Tensor) -> torch.Tensor:
         b, k = views01.shape[:2]
-        return self.declip.embed_images(views01.flatten(0, 1)).perceptual.view(b, k, -1)  # (B, K, P)
+        # views come from make_views (checked input, clamp01): no second contract pass on B*K views
+        f = self.declip.features(views01.flatten(0, 1), checked=False)  # (B*K, D_in)
+        return self.declip.embed_features(f).perceptual.view(b, k, -1)  # (B, K, P)
 
     def score_views(self, views01: torch.Tensor) -> torch.Tensor:
         """(B, K, 3, S, S) views -> (B,) mean of the per-view scores."""
