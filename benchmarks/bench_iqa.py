@@ -222,8 +222,8 @@ def declip_scorer(model: object, batch_size: int = 16) -> Scorer:
 
 class SharedDeclip:
     """One embedding pass per image list for several DeCLIP outputs: the default head's score, the zero-shot
-    head's score and the attribute head's P(good) all come from the same per-view perceptual embeddings
-    (B, K, P), exactly as QualityModel.forward / attribute_scores compute them."""
+    head's score and the attribute head's P(good) all come from the same per-view backbone features and
+    perceptual embeddings ((B, K, D), (B, K, P)), exactly as QualityModel.forward / attribute_scores compute them."""
 
     def __init__(self, model: object, batch_size: int = 16) -> None:
         from declip_core.iqa.model import zero_shot_head
@@ -243,25 +243,26 @@ class SharedDeclip:
                     v = self.model.make_views(_to_tensor(images[i:i + self.batch_size]))  # type: ignore[attr-defined]
                     if v.shape[1] > 1 and torch.equal(v, v[:, :1].expand_as(v)):
                         # all views identical (an image no larger than the crop): embed one, same result
-                        p = self.model._perceptual_views(v[:, :1])  # type: ignore[attr-defined]
-                        self._views.append(p.expand(-1, v.shape[1], -1))
+                        f, p = self.model._embed_views(v[:, :1])  # type: ignore[attr-defined]
+                        self._views.append((f.expand(-1, v.shape[1], -1), p.expand(-1, v.shape[1], -1)))
                     else:
-                        self._views.append(self.model._perceptual_views(v))  # type: ignore[attr-defined]  # (B, K, P)
+                        self._views.append(self.model._embed_views(v))  # type: ignore[attr-defined]  # (B, K, D), (B, K, P)
             self._key = id(images)
         return self._views
 
-    def _head(self, head, images: Sequence[np.ndarray]) -> np.ndarray:
+    def _head(self, score, images: Sequence[np.ndarray]) -> np.ndarray:
+        """score(features (N, D), perceptual (N, P)) -> (N,), averaged over each image's views."""
         import torch
 
         with torch.inference_mode():
-            return np.concatenate([head(p.flatten(0, 1)).view(p.shape[0], p.shape[1]).mean(1).float().numpy()
-                                   for p in self._perceptual(images)])
+            return np.concatenate([score(f.flatten(0, 1), p.flatten(0, 1)).view(p.shape[0], p.shape[1]).mean(1)
+                                   .float().numpy() for f, p in self._perceptual(images)])
 
     def default(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self._head(self.model.head, images)  # type: ignore[attr-defined]
+        return self._head(self.model.score_embedded, images)  # type: ignore[attr-defined]
 
     def zero_shot(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self._head(self.zeroshot, images)
+        return self._head(lambda f, p: self.zeroshot(p), images)
 
     def attributes(self, images: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         """attribute -> (N,) P(good) of the model's attribute head, averaged over views."""
@@ -270,7 +271,7 @@ class SharedDeclip:
         ah = self.model.attribute_head  # type: ignore[attr-defined]
         with torch.inference_mode():
             probs = np.concatenate([ah.attribute_probs(p.flatten(0, 1)).view(p.shape[0], p.shape[1], -1).mean(1).numpy()
-                                    for p in self._perceptual(images)])
+                                    for _, p in self._perceptual(images)])
         return {a: probs[:, j] for j, a in enumerate(ah.attributes)}
 
 

@@ -30,7 +30,34 @@ def test_bad_layout_raises():
         ViewPolicy("crops", layout="grid", grid=1)
 
 
+def test_centre_layout_is_one_centred_crop():
+    vp = ViewPolicy("crops", side=40, max_side=80, layout="centre")
+    assert crop_boxes(60, 100, vp) == [(10, 30, 40)] and n_views(60, 100, vp) == n_views(5, 5, vp) == 1
+    x = torch.arange(60 * 100, dtype=torch.float32).view(1, 1, 60, 100).expand(1, 3, 60, 100) / 6000
+    v = make_views(x, vp, PreprocessConfig(image_size=40, resize="shortest", mean=(0.5,) * 3, std=(0.5,) * 3))
+    assert v.shape == (1, 1, 3, 40, 40) and torch.allclose(v[0, 0], x[0, :, 10:50, 30:70], atol=1e-6)
+    pair = ViewPolicy("crops", side=40, max_side=80, layout="pair")
+    assert crop_boxes(60, 100, pair) == [(0, 0, 40), (20, 60, 40)] and n_views(60, 100, pair) == 2
+
+
+def test_policy_choice_prefers_the_cheapest_within_tolerance():
+    from declip_core.training.view_choice import PolicyResult, rank_policies
+
+    five, centre, resize = (PolicyResult(ViewPolicy("crops", layout=l), s, s, n, 0.0) for l, s, n in
+                            [("five", 0.900, 5.0), ("centre", 0.897, 1.0), ("grid", 0.800, 1.0)])
+    assert [r.srcc for r in rank_policies([five, centre, resize], 0.005)] == [0.897, 0.900, 0.800]
+    assert [r.srcc for r in rank_policies([five, centre, resize], 0.001)] == [0.900, 0.897, 0.800]
+    four = PolicyResult(ViewPolicy("crops", layout="grid", grid=2), 0.95, 0.95, 4.0, 0.0)
+    assert [r.srcc for r in rank_policies([five, centre, resize, four], 0.005, max_views=2)] == [0.897, 0.800, 0.95,
+                                                                                                 0.900]
+    with pytest.raises(ValueError):
+        rank_policies([], 0.005)
+    with pytest.raises(ValueError):
+        rank_policies([five], 0.005, max_views=2)
+
+
 @pytest.mark.parametrize("vp", [ViewPolicy("crops", side=40, max_side=60),
+                                ViewPolicy("crops", side=40, max_side=60, layout="centre"),
                                 ViewPolicy("crops", side=40, max_side=60, layout="grid", grid=3)])
 def test_views_change_smoothly_with_image_size(vp):
     """Resize one image through every size across `side` and `max_side`: consecutive sizes give

@@ -81,7 +81,7 @@ def _stream(keys: Sequence[str], model: torch.nn.Module, view: ViewSpec, batch_s
     cfg = preprocess_config(model)
     declip = getattr(model, "declip", model)
     for items in decode_stream(keys, cfg, [view], batch_size, workers, max_pixels, decode=_decode_hook):
-        yield embed_decoded(declip, items, ("perceptual",))
+        yield embed_decoded(declip, items, getattr(model, "outputs", ("perceptual",)))
 
 
 def score_files(paths: Iterable[str | Path], model: torch.nn.Module, batch_size: int = 16, workers: int = 1,

@@ -1,5 +1,8 @@
-"""Quality heads on the perceptual embedding: zero-shot antonym anchors, a regression MLP, and a
-supervised per-attribute head (one P(good) per attribute from one small MLP)."""
+"""Quality heads: on the perceptual embedding, zero-shot antonym anchors, a regression MLP and a supervised
+per-attribute head (one P(good) per attribute from one small MLP); on the backbone features the perceptual
+embedding is computed from (pooled + multi-level statistics), a ranking-trained FeatureHead.
+
+Each head class says what it reads in `input`: "perceptual" (B, P) or "features" (B, D_in)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -15,6 +18,8 @@ class ZeroShotHead(nn.Module):
     anchors: (A, 2, P) L2-normalised text embeddings, precomputed into a buffer so scoring
     never runs the text tower.
     """
+
+    input = "perceptual"
 
     def __init__(self, attributes: Sequence[str], anchors: torch.Tensor, logit_scale: float) -> None:
         super().__init__()
@@ -36,6 +41,8 @@ class ZeroShotHead(nn.Module):
 class RegressionHead(nn.Module):
     """(B, P) perceptual embedding -> (B,) score in 0..1 (MOS-trained or I&2T-target-trained)."""
 
+    input = "perceptual"
+
     def __init__(self, in_dim: int, hidden: int = 128) -> None:
         super().__init__()
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
@@ -53,6 +60,8 @@ class AttributeHead(nn.Module):
     distortions leave the attribute alone, falling with the family's severity.
     """
 
+    input = "perceptual"
+
     def __init__(self, attributes: Sequence[str], in_dim: int, hidden: int = 64) -> None:
         super().__init__()
         if not attributes:
@@ -66,3 +75,29 @@ class AttributeHead(nn.Module):
 
     def forward(self, perceptual: torch.Tensor) -> torch.Tensor:
         return self.attribute_probs(perceptual).mean(dim=1)  # (B,)
+
+
+class FeatureHead(nn.Module):
+    """(B, D_in) float32 backbone features -> (B,) score in 0..1, higher is better.
+
+    D_in features are what the disentangler reads (DeCLIP.features: pooled + multi-level statistics of the
+    frozen tower), standardised with the training set's mean and std (buffers), then a one-hidden-layer
+    MLP. Trained with a RankIQA-style severity-ladder ranking loss and feature dropout
+    (declip_core.training.quality_fit.fit_feature_head).
+    """
+
+    input = "features"
+
+    def __init__(self, in_dim: int, hidden: int = 128) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("std", torch.ones(in_dim))
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
+
+    def standardise(self, features: torch.Tensor) -> torch.Tensor:
+        if features.ndim != 2 or features.shape[1] != self.mean.shape[0]:
+            raise ValueError(f"expected features (B, {self.mean.shape[0]}), got {tuple(features.shape)}")
+        return (features - self.mean) / self.std
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(self.standardise(features))).squeeze(-1)  # (B,)

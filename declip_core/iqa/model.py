@@ -11,7 +11,7 @@ from declip_core.constants import HEAD_KIND, LOWER_BETTER, METRICS, SCORE_RANGE
 from declip_core.checkpoint import load_checkpoint, save_checkpoint
 from declip_core.inference import DeCLIP, freeze, load_declip
 from declip_core.inputs import as_images01
-from declip_core.iqa.heads import AttributeHead, RegressionHead, ZeroShotHead
+from declip_core.iqa.heads import AttributeHead, FeatureHead, RegressionHead, ZeroShotHead
 from declip_core.iqa.prompts import PROMPTS
 from declip_core.iqa.views import ViewPolicy, make_views
 
@@ -55,24 +55,46 @@ class QualityModel(nn.Module):
         """(B, 3, H, W) in 0..1 -> (B, K, 3, S, S) views by this model's ViewPolicy."""
         return make_views(images01, self.views, self.declip.preprocess_config)
 
-    def _perceptual_views(self, views01: torch.Tensor) -> torch.Tensor:
+    @property
+    def head_input(self) -> str:
+        """What the score head reads: 'perceptual' (the perceptual embedding) or 'features' (the backbone
+        features it is computed from; declip_core.iqa.heads.FeatureHead)."""
+        return getattr(self.head, "input", "perceptual")
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The declip_core.embed outputs scoring needs: ('perceptual',) or ('perceptual', 'features')."""
+        return ("perceptual", "features") if self.head_input == "features" else ("perceptual",)
+
+    def _embed_views(self, views01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, K, 3, S, S) views -> (features (B, K, D_in), perceptual (B, K, P)) from one backbone pass."""
         b, k = views01.shape[:2]
         # views come from make_views (checked input, clamp01): no second contract pass on B*K views
         f = self.declip.features(views01.flatten(0, 1), checked=False)  # (B*K, D_in)
-        return self.declip.embed_features(f).perceptual.view(b, k, -1)  # (B, K, P)
+        return f.view(b, k, -1), self.declip.embed_features(f).perceptual.view(b, k, -1)  # (B, K, D), (B, K, P)
+
+    def score_embedded(self, features: torch.Tensor | None, perceptual: torch.Tensor) -> torch.Tensor:
+        """Per-view scores from already computed embeddings: features (N, D_in) (needed when head_input
+        is 'features', else may be None) and perceptual (N, P) -> (N,) in 0..1. Raises ValueError."""
+        if self.head_input == "features":
+            if features is None:
+                raise ValueError(f"the {self.metric} head reads backbone features; none were given")
+            return self.head(features)
+        return self.head(perceptual)
 
     def score_views(self, views01: torch.Tensor) -> torch.Tensor:
         """(B, K, 3, S, S) views -> (B,) mean of the per-view scores."""
-        p = self._perceptual_views(views01)
-        return self.head(p.flatten(0, 1)).view(p.shape[0], p.shape[1]).mean(dim=1)
+        f, p = self._embed_views(views01)
+        return self.score_embedded(f.flatten(0, 1), p.flatten(0, 1)).view(p.shape[0], p.shape[1]).mean(dim=1)
 
     def forward(self, images01: torch.Tensor, allow_out_of_range: bool = False) -> torch.Tensor:
         """Images by the input contract -> (B,) float32 scores in 0..1; differentiable. Raises ValueError."""
         return self.score_views(self.make_views(self.images01(images01, allow_out_of_range)))
 
     def score_perceptual(self, perceptual: torch.Tensor) -> torch.Tensor:
-        """(B, P) embeddings -> (B,) scores (when embeddings are already computed)."""
-        return self.head(perceptual)
+        """(B, P) embeddings -> (B,) scores (when embeddings are already computed). Raises ValueError when
+        the head reads backbone features (use score_embedded)."""
+        return self.score_embedded(None, perceptual)
 
     def attribute_scores(self, images01: torch.Tensor, allow_out_of_range: bool = False) -> dict[str, torch.Tensor]:
         """Per-attribute P(good) in 0..1, each (B,), averaged over the views (inputs as for forward; the
@@ -83,10 +105,10 @@ class QualityModel(nn.Module):
                               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(B,) scores as `forward` and the per-attribute P(good) as `attribute_scores`, from ONE backbone pass
         over the views (inputs as for forward). Raises ValueError."""
-        p = self._perceptual_views(self.make_views(self.images01(images01, allow_out_of_range)))  # (B, K, P)
+        f, p = self._embed_views(self.make_views(self.images01(images01, allow_out_of_range)))  # (B, K, P)
         b, k = p.shape[:2]
         flat = p.flatten(0, 1)  # (B*K, P)
-        scores = self.head(flat).view(b, k).mean(dim=1)  # (B,)
+        scores = self.score_embedded(f.flatten(0, 1), flat).view(b, k).mean(dim=1)  # (B,)
         probs = self.attribute_head.attribute_probs(flat).view(b, k, -1).mean(1)  # (B, A)
         return scores, {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
 
@@ -129,7 +151,7 @@ def save_quality_head(path: str | Path, model: QualityModel, extra: dict[str, An
            "attributes": list(model.attribute_head.attributes),
            "attribute_head_type": "regression" if isinstance(model.attribute_head, AttributeHead) else "zeroshot",
            "head_attributes": list(model.head.attributes) if isinstance(model.head, ZeroShotHead) else None,
-           "perceptual_dim": model.declip.perceptual_dim, "declip_sha256": model.declip.checkpoint_sha256,
+           "perceptual_dim": model.declip.perceptual_dim, "feature_dim": model.declip.disentangler.cfg.image_in_dim, "declip_sha256": model.declip.checkpoint_sha256,
            "prompts": {a: [list(p) for p in ps] for a, ps in PROMPTS[model.metric].items()},
            "views": model.views.to_dict(), **(extra or {})}
     return save_checkpoint(path, tensors, cfg)
@@ -158,6 +180,12 @@ def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
         head: nn.Module = ZeroShotHead(cfg["head_attributes"], head_t["anchors"], float(head_t["logit_scale"]))
     elif cfg["head_type"] == "regression":
         head = RegressionHead(declip.perceptual_dim, hidden=int(head_t["net.0.weight"].shape[0]))
+        head.load_state_dict(head_t, strict=True)
+    elif cfg["head_type"] == "features":
+        d_in = declip.disentangler.cfg.image_in_dim
+        if int(head_t["mean"].shape[0]) != d_in:
+            raise ValueError(f"{path}: head expects {head_t['mean'].shape[0]} backbone features, DeCLIP gives {d_in}")
+        head = FeatureHead(d_in, hidden=int(head_t["net.0.weight"].shape[0]))
         head.load_state_dict(head_t, strict=True)
     else:
         raise ValueError(f"{path}: unknown head type {cfg['head_type']!r}")

@@ -2,8 +2,8 @@
 
 Distortions live at the pixel scale: downscaling a 12-MP photo to 224 px hides blur and noise.
 The I&2T training images are distorted 256-px crops seen at (almost) native scale, so the `crops`
-policy scores native-resolution square crops (`layout`: the four corners and the centre, or an
-n x n grid), each resized to the backbone input exactly as in training, and averages their scores.
+policy scores native-resolution square crops (`layout`: one at the centre, two opposite corners, the
+four corners and the centre, or an n x n grid), each resized to the backbone input exactly as in training, and averages their scores.
 `resize` is one whole-image view (used for aesthetics, where composition matters).
 
 The crop side changes continuously with the image size, so the score does too (no policy switch):
@@ -24,14 +24,15 @@ from declip_core.backbones.base import PreprocessConfig
 from declip_core.transforms import clamp01, resize_tensor01
 
 POLICIES = ("resize", "crops")
-LAYOUTS = ("five", "grid")
+LAYOUTS = ("centre", "pair", "five", "grid")
 
 
 @dataclass(frozen=True)
 class ViewPolicy:
     """policy: 'crops' or 'resize'. side: crop side in pixels at native scale (>= 8).
     max_side: shorter sides above this are seen downscaled to it (crops grow by short / max_side).
-    layout: 'five' (4 corners + centre) or 'grid' (grid x grid evenly spaced crops, corners included)."""
+    layout: 'centre' (one crop at the centre), 'pair' (top-left and bottom-right corners), 'five' (4 corners
+    + centre) or 'grid' (grid x grid evenly spaced crops, corners included)."""
 
     policy: str = "resize"
     side: int = 256
@@ -60,6 +61,10 @@ def crop_side(h: int, w: int, vp: ViewPolicy) -> int:
 def crop_boxes(h: int, w: int, vp: ViewPolicy) -> list[tuple[int, int, int]]:
     """(top, left, c) of each crop of an (h, w) image under a 'crops' policy."""
     c = crop_side(h, w, vp)
+    if vp.layout == "centre":
+        return [((h - c) // 2, (w - c) // 2, c)]
+    if vp.layout == "pair":
+        return [(0, 0, c), (h - c, w - c, c)]
     if vp.layout == "five":
         return [(0, 0, c), (0, w - c, c), (h - c, 0, c), (h - c, w - c, c), ((h - c) // 2, (w - c) // 2, c)]
     g = vp.grid
@@ -72,7 +77,7 @@ def n_views(h: int, w: int, vp: ViewPolicy) -> int:
     """Number of views an (h, w) image gives (the same for every size)."""
     if vp.policy == "resize":
         return 1
-    return 5 if vp.layout == "five" else vp.grid * vp.grid
+    return {"centre": 1, "pair": 2, "five": 5}.get(vp.layout, vp.grid * vp.grid)
 
 
 def make_views(images01: torch.Tensor, vp: ViewPolicy, cfg: PreprocessConfig) -> torch.Tensor:

@@ -50,6 +50,8 @@ class Scorer:
                 self.views.append(m.views)
             self.view_of[name] = self.views.index(m.views)
         self.cfg = preprocess_config(self.declip)
+        # what the heads read: the perceptual embedding, and the backbone features for a FeatureHead
+        self.outputs = tuple(dict.fromkeys(o for m in self.models.values() for o in m.outputs))
 
     @property
     def metrics(self) -> list[str]:
@@ -85,7 +87,7 @@ class Scorer:
 
     def score_decoded(self, items: Sequence[Decoded]) -> list[dict[str, Any]]:
         """The per-batch function: decoded inputs -> one row dict per input (see the module docstring)."""
-        return self.rows(embed_decoded(self.declip, items, ("perceptual",), self.precision))
+        return self.rows(embed_decoded(self.declip, items, self.outputs, self.precision))
 
     def rows(self, embedded: Sequence[Embedded]) -> list[dict[str, Any]]:
         cols = self.columns()
@@ -101,7 +103,8 @@ class Scorer:
                 per = [embedded[j].perceptual[v] for j in ok]  # each (K, P)
                 sizes = [len(p) for p in per]
                 p = torch.cat(per)  # (sum K, P)
-                scores = torch.split(m.head(p).double(), sizes)  # per input (K,)
+                f = torch.cat([embedded[j].features[v] for j in ok]) if m.head_input == "features" else None
+                scores = torch.split(m.score_embedded(f, p).double(), sizes)  # per input (K,)
                 for j, s in zip(ok, scores):
                     rows[j][name] = float(s.mean())
                 if self.attributes:

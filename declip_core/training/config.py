@@ -31,6 +31,7 @@ class DataConfig:
     max_train_crops_per_photo: int | None = None  # ... and at most this many per photo
     train_crops_file: str | None = None  # crop ids (one per line) trained on in addition to the capped choice
     max_val_crops_per_photo: int | None = None  # validation rows of at most this many crops per photo
+    val_i2t_dir: str | None = None  # validation rows from this built set (its val split) instead of i2t_dir's
 
 
 # The architecture fields of DisentanglerConfig that a training config sets (the rest, backbone and
@@ -63,6 +64,22 @@ class OptimConfig:
 
 
 @dataclass
+class FeatureFitConfig:
+    """Hyper-parameters of the FeatureHead fit (chosen on validation photos, see docs/iqa.md; used by
+    declip_core.training.quality_fit.fit_feature_head)."""
+
+    epochs: int = 20
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    hidden: int = 128
+    dropout: float = 0.5  # on the standardised features: the head must not lean on a few of them
+    batch_pairs: int = 8192
+    margin: float = 0.02
+    temperature: float = 0.05
+    seed: int = 0
+
+
+@dataclass
 class TrainConfig:
     backbone: str = "lite"
     out: str = "runs/lite"
@@ -71,6 +88,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    feature_head: FeatureFitConfig = field(default_factory=lambda: FeatureFitConfig())  # tech FeatureHead candidate
     train_iqa: bool = True
     evaluate: bool = True
     progress: bool = True

@@ -17,14 +17,15 @@ Full-batch AdamW; fits are small (N x 64 inputs) and run in seconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from declip_core.iqa.heads import AttributeHead, RegressionHead
-from declip_core.training.ranking import ladder_pairs, ranking_loss
+from declip_core.iqa.heads import AttributeHead, FeatureHead, RegressionHead
+from declip_core.training.config import FeatureFitConfig
+from declip_core.training.ranking import ladder_pairs, ranking_loss, within_group_summary
 
 TECH_ATTRIBUTES: tuple[str, ...] = ("sharpness", "noise", "exposure", "colour", "contrast", "compression")
 LEVEL_STEP = 0.18  # attribute target 1 - LEVEL_STEP * level
@@ -140,6 +141,57 @@ def fit_tech_head(emb: torch.Tensor, target: torch.Tensor, better: torch.Tensor,
         loss.backward()
         opt.step()
     return head.eval()
+
+
+def fit_feature_head(feats: torch.Tensor, better: torch.Tensor, worse: torch.Tensor, val_feats: torch.Tensor,
+                     val_lad: Ladders, cfg: FeatureFitConfig = FeatureFitConfig(),
+                     log: Callable[[str], None] | None = None) -> tuple[FeatureHead, list[dict[str, float]]]:
+    """FeatureHead on backbone features (N, D_in) with the ladder ranking loss over the (better, worse) index
+    pairs, minibatches of pairs, dropout on the standardised features, AdamW with a cosine learning-rate
+    decay to 0 over the run; the epoch with the best mean
+    within-ladder SRCC on the validation ladders (val_feats (M, D_in), val_lad) is kept.
+
+    Returns (head in eval mode, per-epoch history). Raises ValueError without pairs or validation ladders."""
+    if feats.ndim != 2 or better.numel() == 0 or len(val_lad.idx) == 0 or cfg.epochs < 1:
+        raise ValueError(f"need features (N, D), ranking pairs, validation ladders and epochs >= 1; got "
+                         f"{tuple(feats.shape)}, {better.numel()} pairs, {len(val_lad.idx)} ladder rows, {cfg.epochs}")
+    import copy
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        head = FeatureHead(feats.shape[1], hidden=cfg.hidden)
+        head.mean.copy_(feats.mean(0))
+        head.std.copy_(feats.std(0).clamp_min(1e-6))
+        opt = torch.optim.AdamW(head.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        steps = cfg.epochs * -(-better.numel() // cfg.batch_pairs)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)  # decays to 0: late epochs settle
+        best, best_state, history = -2.0, copy.deepcopy(head.state_dict()), []
+        for epoch in range(1, cfg.epochs + 1):
+            head.train()
+            perm = torch.randperm(better.numel())
+            for k in range(0, better.numel(), cfg.batch_pairs):
+                sel = perm[k : k + cfg.batch_pairs]
+                ids, inv = torch.unique(torch.cat([better[sel], worse[sel]]), return_inverse=True)
+                z = torch.nn.functional.dropout(head.standardise(feats[ids]), cfg.dropout, training=True)
+                s = torch.sigmoid(head.net(z)).squeeze(-1)
+                loss = ranking_loss(s, inv[: len(sel)], inv[len(sel) :], cfg.margin, cfg.temperature)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+            head.eval()
+            with torch.no_grad():
+                v = within_group_summary(head(val_feats).numpy()[val_lad.idx], val_lad.level, val_lad.group)
+            history.append({"epoch": epoch, "loss": float(loss.detach()), "val_srcc": v["srcc"], "val_2afc": v["2afc"]})
+            if log:
+                log(f"feature head epoch {epoch}: loss {float(loss.detach()):.4f} val SRCC {v['srcc']:.3f} "
+                    f"2AFC {v['2afc']:.3f}")
+            if v["srcc"] > best:
+                best, best_state = v["srcc"], copy.deepcopy(head.state_dict())
+        head.load_state_dict(best_state)
+        for p in head.parameters():
+            p.requires_grad_(False)
+        return head.eval(), history
 
 
 def fit_attribute_head(emb: torch.Tensor, targets: torch.Tensor, pairs: Sequence[tuple[torch.Tensor, torch.Tensor]],

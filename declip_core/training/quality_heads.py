@@ -27,9 +27,10 @@ from declip_core.inference import DeCLIP
 from declip_core.iqa.heads import RegressionHead, ZeroShotHead
 from declip_core.iqa.model import QualityModel, zero_shot_head
 from declip_core.iqa.views import ViewPolicy, make_views
-from declip_core.training.quality_fit import (TECH_ATTRIBUTES, FitConfig, Ladders, attribute_family,
-                                              attribute_targets, fit_attribute_head, fit_tech_head,
-                                              flat_frame_targets, flat_frames, ladders_of)
+from declip_core.training.quality_fit import (TECH_ATTRIBUTES, FeatureFitConfig, FitConfig, Ladders,
+                                              attribute_family, attribute_targets, fit_attribute_head,
+                                              fit_feature_head, fit_tech_head, flat_frame_targets, flat_frames,
+                                              ladders_of)
 from declip_core.training.ranking import within_group_summary
 from declip_core.training.runtime import isolated_rng
 
@@ -156,17 +157,20 @@ def attribute_validation(probs: np.ndarray, lad: Ladders, attributes: Sequence[s
     return out
 
 
-def _flat_frames_embedded(declip: DeCLIP) -> tuple[list[str], torch.Tensor]:
+def _flat_frames_embedded(declip: DeCLIP) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """(names, perceptual (F, P), backbone features (F, D_in)) of the flat frames."""
     names, x = flat_frames(256)
     with torch.no_grad():
         views = make_views(x, ViewPolicy("resize"), declip.backbone.info.preprocess)[:, 0]
-        return names, declip.embed_images(views).perceptual
+        f = declip.features(views, checked=False)
+        return names, declip.embed_features(f).perceptual, f
 
 
 def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, val_photos: set[str] | None = None,
                 seed: int = 0, val_rows: Sequence[Row] | None = None, val_perceptual: torch.Tensor | None = None,
                 fit_cfg: FitConfig | None = None, rank_weights: Sequence[float] = (0.0, 1.0, 3.0, 10.0),
-                log=None) -> dict[str, HeadChoice]:
+                log=None, features: torch.Tensor | None = None, val_features: torch.Tensor | None = None,
+                feature_cfg: FeatureFitConfig | None = None) -> dict[str, HeadChoice]:
     """Fit the heads on training rows and choose each metric's default on validation rows.
 
     Validation rows are `val_rows`/`val_perceptual` (a validation split of whole photos) or, when not
@@ -174,6 +178,9 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
     with ranking weights `rank_weights` (0 = regression only), chosen by mean within-ladder SRCC; the
     supervised attribute head vs the zero-shot anchors, chosen by mean per-attribute SRCC over each
     attribute's own family. aes: zero-shot vs regression on `aesthetic` (clean vs weak negative pairs).
+    With `features` / `val_features` ((N, D_in) / (M, D_in) backbone features of the same rows, the
+    disentangler's input) the tech candidates include a FeatureHead trained by ladder ranking
+    ('features ranking'; needs validation rows, not validation photos).
     """
     log = log or (lambda msg: None)
     if val_rows is None:
@@ -189,7 +196,7 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
         raise ValueError("val_rows need val_perceptual of the same length")
     fc = fit_cfg or FitConfig(seed=seed)
     lad_fit, lad_val = row_ladders(rows), row_ladders(val_rows)
-    names, flat_p = _flat_frames_embedded(declip)
+    names, flat_p, flat_f = _flat_frames_embedded(declip)
     flat_tech, flat_attr = flat_frame_targets(names, TECH_ATTRIBUTES)
     emb = torch.cat([perceptual, flat_p])
     out: dict[str, HeadChoice] = {}
@@ -231,9 +238,17 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
     with torch.no_grad():
         for k, h in heads.items():
             scores[k] = tech_validation(h(val_perceptual).numpy(), lad_val)
+    if features is not None and val_features is not None:
+        if len(features) != len(rows) or len(val_features) != len(val_rows):
+            raise ValueError("features / val_features need one row per training / validation row")
+        fh, _ = fit_feature_head(torch.cat([features, flat_f]), b, w, val_features, lad_val,
+                                 feature_cfg or FeatureFitConfig(seed=seed), log=log)
+        heads["features ranking"] = fh
+        with torch.no_grad():
+            scores["features ranking"] = tech_validation(fh(val_features).numpy(), lad_val)
     chosen = max(scores, key=lambda k: -1.0 if math.isnan(scores[k]) else scores[k])
     log(f"tech: validation within-ladder SRCC {json.dumps(scores)}; chosen {chosen}")
-    head_type = "zeroshot" if chosen == "zeroshot" else "regression"
+    head_type = {"zeroshot": "zeroshot", "features ranking": "features"}.get(chosen, "regression")
     out["tech"] = HeadChoice("tech", QualityModel(declip, "tech", heads[chosen], attr_head, head_type).eval(),
                              scores, chosen, av)
 

@@ -2,8 +2,10 @@
 
 Each candidate ViewPolicy scores every validation photo (at the sizes given) under a set of distortion
 types at levels 0..5; the figure of merit is the mean within-ladder SRCC (and 2AFC), as in
-benchmarks/bench_iqa.py. The policy with the best mean SRCC wins; ties go to the cheaper policy (fewer
-backbone inputs per image).
+benchmarks/bench_iqa.py. The winner is the cheapest policy (fewest backbone inputs per image) whose mean
+SRCC is within `tolerance` (default 0.005) of the best, among the policies within an optional speed budget
+(`max_views` backbone inputs per image; the shipped head uses 2, see docs/iqa.md): speed is half of what
+users pick a metric by.
 """
 from __future__ import annotations
 
@@ -72,8 +74,10 @@ def score_with_policy(model: QualityModel, images: Sequence[np.ndarray], policy:
 
 
 def compare_policies(model: QualityModel, photos: dict[str, np.ndarray], types: Sequence[str],
-                     policies: Sequence[ViewPolicy], log: Callable[[str], None] | None = None) -> list[PolicyResult]:
-    """Within-ladder SRCC / 2AFC of each policy on the photos' ladders, best first."""
+                     policies: Sequence[ViewPolicy], log: Callable[[str], None] | None = None,
+                     tolerance: float = 0.005, max_views: float | None = None) -> list[PolicyResult]:
+    """Within-ladder SRCC / 2AFC of each policy on the photos' ladders, the chosen one first (rank_policies:
+    within the `max_views` speed budget, the cheapest within `tolerance` of the best SRCC)."""
     ims, lv, grp = ladder_images(photos, types)
     out = []
     for p in policies:
@@ -85,4 +89,22 @@ def compare_policies(model: QualityModel, photos: dict[str, np.ndarray], types: 
         if log:
             log(f"{p.to_dict()}: SRCC {r.srcc:.3f} 2AFC {r.afc2:.3f} views/image {nv:.1f} ({r.seconds:.0f}s)")
         out.append(r)
-    return sorted(out, key=lambda r: (-round(r.srcc, 3), r.views_per_image))
+    return rank_policies(out, tolerance, max_views)
+
+
+def rank_policies(results: Sequence[PolicyResult], tolerance: float = 0.005,
+                  max_views: float | None = None) -> list[PolicyResult]:
+    """Results with the chosen policy first. Only policies with at most `max_views` backbone inputs per image
+    (a speed budget; None = any) can be chosen: of those, the ones within `tolerance` of their best SRCC come
+    first (cheapest first, then by SRCC), then the other affordable ones by SRCC, then the policies over the
+    budget by SRCC. Raises ValueError on an empty list, a negative tolerance or a budget no policy meets."""
+    if not results or tolerance < 0:
+        raise ValueError(f"need results and tolerance >= 0, got {len(results)} results, tolerance {tolerance}")
+    ok = [r for r in results if max_views is None or r.views_per_image <= max_views]
+    if not ok:
+        raise ValueError(f"no candidate policy has at most {max_views} views per image")
+    best = max(r.srcc for r in ok)
+    near = sorted((r for r in ok if r.srcc >= best - tolerance), key=lambda r: (r.views_per_image, -r.srcc))
+    rest = sorted((r for r in ok if r.srcc < best - tolerance), key=lambda r: -r.srcc)
+    over = sorted((r for r in results if r not in ok), key=lambda r: -r.srcc)
+    return near + rest + over

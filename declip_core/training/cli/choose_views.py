@@ -20,8 +20,9 @@ def candidate_policies() -> list:
     """The candidate ViewPolicy set: crop sides, layouts and the whole-image view."""
     from declip_core.iqa.views import ViewPolicy
 
-    return [ViewPolicy("crops", side=256, layout="five"), ViewPolicy("crops", side=256, layout="grid", grid=3),
-            ViewPolicy("crops", side=320, layout="five"), ViewPolicy("resize")]
+    return [ViewPolicy("crops", side=256, layout="centre"), ViewPolicy("crops", side=384, layout="centre"),
+            ViewPolicy("crops", side=256, layout="pair"), ViewPolicy("crops", side=256, layout="grid", grid=2),
+            ViewPolicy("crops", side=256, layout="five"), ViewPolicy("resize")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--short", nargs="+", type=int, default=[768])
     ap.add_argument("--types", nargs="+", default=list(DEFAULT_TYPES))
     ap.add_argument("--json", default=None)
+    ap.add_argument("--tolerance", type=float, default=0.005,
+                    help="the cheapest policy within this much SRCC of the best is chosen")
+    ap.add_argument("--max-views", type=float, default=None,
+                    help="speed budget: only policies with at most this many backbone inputs per image are chosen")
     ap.add_argument("--save-best", default=None, metavar="OUT",
                     help="write the tech head checkpoint again with the best policy as its view policy")
     a = ap.parse_args(argv)
@@ -47,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         rgb = load_rgb_array(p)
         for s in a.short:
             photos[f"{Path(p).stem}@{s}"] = resize_short(rgb, s)
-    res = compare_policies(model, photos, a.types, candidate_policies(), log=lambda m: print(m, flush=True))
+    res = compare_policies(model, photos, a.types, candidate_policies(), log=lambda m: print(m, flush=True),
+                           tolerance=a.tolerance, max_views=a.max_views)
     print("\n| policy | within-ladder SRCC | 2AFC | views per image |\n|---|---|---|---|")
     for r in res:
         print(f"| {r.policy.to_dict()} | {r.srcc:.3f} | {r.afc2:.3f} | {r.views_per_image:.1f} |")

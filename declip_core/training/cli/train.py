@@ -140,14 +140,17 @@ def _train_iqa(declip, rows, feats, out: Path, seed: int, i2t: Path, backbone, c
     try:
         with torch.no_grad():
             perc = declip.disentangler.embed_features(torch.from_numpy(feats)).perceptual
-        val_rows = subset_by_crop(read_manifest(i2t, splits=list(VAL_SPLITS)), None,
+        feats_t = torch.from_numpy(feats)
+        val_rows = subset_by_crop(read_manifest(cfg.data.val_i2t_dir or i2t, splits=list(VAL_SPLITS)), None,
                                   per_photo=cfg.data.max_val_crops_per_photo)
         kw: dict = {}
         if val_rows:  # a validation split of whole photos
-            enc = encode_rows(val_rows, backbone, cfg.cache_dir, progress=cfg.progress)
+            vf = torch.from_numpy(encode_rows(val_rows, backbone, cfg.cache_dir, progress=cfg.progress)
+                                  .select(cfg.model.features))
             with torch.no_grad():
-                vp = declip.disentangler.embed_features(torch.from_numpy(enc.select(cfg.model.features))).perceptual
-            kw = {"val_rows": val_rows, "val_perceptual": vp}
+                vp = declip.disentangler.embed_features(vf).perceptual
+            kw = {"val_rows": val_rows, "val_perceptual": vp, "features": feats_t, "val_features": vf,
+                  "feature_cfg": cfg.feature_head}
             val_desc = sorted({r["photo_id"] for r in val_rows})
         else:
             photos = sorted({r["photo_id"] for r in rows})

@@ -1,0 +1,58 @@
+"""FeatureHead: a tech head on the backbone features (fit by ladder ranking, saved, loaded, scored)."""
+import pytest
+import torch
+
+from declip_core.iqa.heads import FeatureHead
+from declip_core.iqa.model import QualityModel, load_quality_head, save_quality_head, zero_shot_head
+from declip_core.training.config import FeatureFitConfig
+from declip_core.training.quality_fit import fit_feature_head, ladders_of
+from declip_core.training.testing import tiny_declip
+
+
+def _ladder_set(d_in: int, n_crops: int, seed: int, direction: torch.Tensor):
+    """Features of n_crops ladders: level 0..5 moves the features along `direction` (severity)."""
+    g = torch.Generator().manual_seed(seed)
+    feats, crops, chains = [], [], []
+    for c in range(n_crops):
+        base = torch.randn(d_in, generator=g) * 2
+        for lv in range(6):
+            feats.append(base + 0.5 * lv * direction)
+            crops.append(c)
+            chains.append([] if lv == 0 else [("gaussian_blur", lv)])
+    return torch.stack(feats), ladders_of(crops, chains)
+
+
+def test_fit_feature_head_ranks_unseen_ladders():
+    d_in = 40
+    direction = torch.randn(d_in, generator=torch.Generator().manual_seed(9))
+    f, lad = _ladder_set(d_in, 16, 1, direction)
+    fv, lad_v = _ladder_set(d_in, 6, 2, direction)
+    b, w = lad.pairs()
+    head, hist = fit_feature_head(f, b, w, fv, lad_v, FeatureFitConfig(epochs=8, batch_pairs=128, dropout=0.1))
+    assert len(hist) == 8 and max(h["val_srcc"] for h in hist) > 0.9
+    with torch.no_grad():
+        s = head(fv).view(6, 6)  # (crop, level)
+    assert bool((s[:, :-1] > s[:, 1:]).float().mean() > 0.9)  # better levels score higher
+    assert not any(p.requires_grad for p in head.parameters()) and not head.training
+    with pytest.raises(ValueError):
+        fit_feature_head(f, b[:0], w[:0], fv, lad_v)
+    with pytest.raises(ValueError):
+        head(f[:, :5])  # wrong feature width
+
+
+def test_feature_head_round_trip_and_scoring(tmp_path):
+    dc = tiny_declip()
+    d_in = dc.disentangler.cfg.image_in_dim
+    head = FeatureHead(d_in, hidden=8)
+    torch.nn.init.normal_(head.net[0].weight)
+    head.mean.normal_()
+    qm = QualityModel(dc, "tech", head, zero_shot_head(dc, "tech"), "features").eval()
+    assert qm.head_input == "features" and qm.outputs == ("perceptual", "features")
+    x = torch.rand(2, 3, 48, 40)
+    s, attrs = qm.score_with_attributes(x)
+    assert s.shape == (2,) and torch.allclose(s, qm(x)) and set(attrs) == set(qm.attribute_head.attributes)
+    path = save_quality_head(tmp_path / "h.safetensors", qm)
+    back = load_quality_head(path, dc)
+    assert isinstance(back.head, FeatureHead) and torch.allclose(back(x), qm(x))
+    with pytest.raises(ValueError, match="reads backbone features"):
+        qm.score_perceptual(torch.randn(2, dc.perceptual_dim))
