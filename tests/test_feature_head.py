@@ -56,3 +56,18 @@ def test_feature_head_round_trip_and_scoring(tmp_path):
     assert isinstance(back.head, FeatureHead) and torch.allclose(back(x), qm(x))
     with pytest.raises(ValueError, match="reads backbone features"):
         qm.score_perceptual(torch.randn(2, dc.perceptual_dim))
+
+
+def test_cpu_backbone_chunks_give_the_same_features():
+    """DeCLIP runs the backbone CPU_CHUNK images at a time on the CPU: same values as one image at a time."""
+    from declip_core.inference import CPU_CHUNK
+
+    dc = tiny_declip()
+    x = torch.rand(2 * CPU_CHUNK + 1, 3, 32, 32)
+    with torch.no_grad():
+        whole = dc.features(x)
+        one_by_one = torch.cat([dc.features(x[i : i + 1]) for i in range(len(x))])
+    assert whole.shape[0] == len(x) and torch.allclose(whole, one_by_one, atol=1e-5)
+    y = x.clone().requires_grad_(True)
+    dc.features(y).sum().backward()  # differentiable through the chunks
+    assert y.grad is not None and bool((y.grad.abs().sum(dim=(1, 2, 3)) > 0).all())

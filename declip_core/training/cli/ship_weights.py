@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", help="a train.py output folder holding declip/iqa-tech/iqa-aes checkpoints")
     ap.add_argument("--version", default="v1")
+    ap.add_argument("--config", default="training/configs/lite.yaml", help="the training config of the run (recorded)")
+    ap.add_argument("--then", default="", help="commands run between training and shipping (recorded), e.g. the view choice")
     a = ap.parse_args(argv)
 
     import torch
@@ -38,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     run_cfg = json.loads((run / "timings.json").read_text()) if (run / "timings.json").is_file() else {}
     cfg = {k: v for k, v in cfg.items() if k not in ("format", "format_version", "sha256", "tensors_file")}
     cfg["extra"] = {**cfg.get("extra", {}), "stored_dtype": "float16", "timings_s": run_cfg,
-                    "made_by": f"python training/train.py --config training/configs/lite.yaml; "
-                               f"python training/ship_weights.py {a.run}"}
+                    "made_by": f"python training/train.py --config {a.config}; " + (f"{a.then}; " if a.then else "")
+                               + f"python training/ship_weights.py {a.run} --version {a.version}"}
     half = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}
     dpath = save_checkpoint(WEIGHTS / f"declip-lite-{a.version}.safetensors", half, cfg)
     declip = declip_from_checkpoint(dpath)
