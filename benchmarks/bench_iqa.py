@@ -270,8 +270,9 @@ class SharedDeclip:
 
         ah = self.model.attribute_head  # type: ignore[attr-defined]
         with torch.inference_mode():
-            probs = np.concatenate([ah.attribute_probs(p.flatten(0, 1)).view(p.shape[0], p.shape[1], -1).mean(1).numpy()
-                                    for _, p in self._perceptual(images)])
+            probs = np.concatenate([self.model.attribute_probs_embedded(f.flatten(0, 1), p.flatten(0, 1))  # type: ignore[attr-defined]
+                                    .view(p.shape[0], p.shape[1], -1).mean(1).numpy()
+                                    for f, p in self._perceptual(images)])
         return {a: probs[:, j] for j, a in enumerate(ah.attributes)}
 
 

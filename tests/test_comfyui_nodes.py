@@ -396,14 +396,18 @@ def test_quality_node_zero_shot(declip) -> None:
 
 
 def test_quality_head_default_is_pyiqas(lite_declip) -> None:
-    """Default head = the shipped regression head = what pyiqa.create_metric('declip_tech') uses."""
+    """Default head = the shipped head = what pyiqa.create_metric('declip_tech') uses."""
     import pyiqa
 
     spec = DeCLIPQualityScore.INPUT_TYPES()["required"]["head"]
     assert spec[0][:2] == ["default", "zeroshot"] and spec[1]["default"] == "default"
     img = _graded(2)
     out = DeCLIPQualityScore().score(img, lite_declip, "tech", "default")
-    assert "head lite-tech (regression)" in out["result"][1]
+    from declip_core.checkpoint import read_config
+    from declip_core.pretrained import resolve_checkpoint
+
+    shipped = read_config(resolve_checkpoint("lite-tech", kind="iqa_head"))["head_type"]  # v3: 'features'
+    assert f"head lite-tech ({shipped})" in out["result"][1]
     expected = pyiqa.create_metric("declip_tech", device="cpu")(img.permute(0, 3, 1, 2)).reshape(-1)
     torch.testing.assert_close(torch.tensor(out["ui"]["scores"]), expected, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="does not fit this DeCLIP model.*zeroshot"):

@@ -71,3 +71,35 @@ def test_cpu_backbone_chunks_give_the_same_features():
     y = x.clone().requires_grad_(True)
     dc.features(y).sum().backward()  # differentiable through the chunks
     assert y.grad is not None and bool((y.grad.abs().sum(dim=(1, 2, 3)) > 0).all())
+
+
+def test_feature_attribute_head_fit_round_trip_and_scoring(tmp_path):
+    from declip_core.iqa.heads import FeatureAttributeHead
+    from declip_core.training.quality_fit import fit_feature_attribute_head
+
+    d_in = 24
+    g = torch.Generator().manual_seed(3)
+    feats = torch.randn(120, d_in, generator=g)
+    targets = torch.stack([torch.sigmoid(feats[:, 0] * 3), torch.sigmoid(-feats[:, 1] * 3)], dim=1)  # (N, 2)
+    targets[:5, 1] = float("nan")  # no opinion
+    order = torch.argsort(feats[:, 0], descending=True)
+    pairs = [(order[:-1], order[1:]), (torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long))]
+    head = fit_feature_attribute_head(feats, targets, pairs, ("a", "b"), FeatureFitConfig(epochs=30, dropout=0.0),
+                                      batches=2)
+    p = head.attribute_probs(feats)
+    assert p.shape == (120, 2) and not head.training
+    assert torch.corrcoef(torch.stack([p[:, 0], feats[:, 0]]))[0, 1] > 0.8
+    assert torch.corrcoef(torch.stack([p[:, 1], -feats[:, 1]]))[0, 1] > 0.8
+    with pytest.raises(ValueError):
+        fit_feature_attribute_head(feats, targets[:, :1], pairs, ("a", "b"))
+
+    dc = tiny_declip()
+    fah = FeatureAttributeHead(("sharpness", "noise"), dc.disentangler.cfg.image_in_dim, hidden=8)
+    qm = QualityModel(dc, "tech", zero_shot_head(dc, "tech"), fah, "zeroshot").eval()
+    assert qm.outputs == ("perceptual", "features")
+    x = torch.rand(2, 3, 40, 40)
+    s, attrs = qm.score_with_attributes(x)
+    assert set(attrs) == {"sharpness", "noise"} and attrs["noise"].shape == (2,)
+    back = load_quality_head(save_quality_head(tmp_path / "a.safetensors", qm), dc)
+    assert isinstance(back.attribute_head, FeatureAttributeHead)
+    assert torch.allclose(back.attribute_scores(x)["noise"], attrs["noise"])

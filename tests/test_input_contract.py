@@ -267,10 +267,18 @@ def test_case5_gradients_reach_pixels_at_0_and_1(loss_metric) -> None:
     x.requires_grad_(True)
     loss_metric(x).backward()
     assert (x.grad[bounds] != 0).float().mean() > 0.99  # was 0: torch.clamp's gradient there is zero
+    from declip_core.iqa.views import crop_boxes
+
+    views = loss_metric.net.model.views  # the shipped two-crop policy sees only its crops of a large image
     for shape in ((1, 3, 224, 224), (1, 3, 384, 512)):
         black = torch.zeros(shape, requires_grad=True)
         loss_metric(black).backward()
-        assert (black.grad != 0).float().mean() > 0.99  # was an all-zero gradient / 98 % zero
+        seen = torch.zeros(shape[-2:], dtype=torch.bool)
+        for t, l, c in crop_boxes(shape[2], shape[3], views):
+            seen[t : t + c, l : l + c] = True
+        g = black.grad[0].ne(0).any(dim=0)  # (H, W): some channel got gradient
+        assert g[seen].float().mean() > 0.99  # was an all-zero gradient / 98 % zero
+        assert not bool(g[~seen].any())  # pixels no view covers get none (docs/pyiqa.md, "As a loss")
     r = torch.randn(2, 3, 50, 60) * 2
     assert torch.equal(clamp01(r), r.clamp(0, 1))  # forward values unchanged, bit for bit
 

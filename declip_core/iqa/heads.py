@@ -101,3 +101,35 @@ class FeatureHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(self.standardise(features))).squeeze(-1)  # (B,)
+
+
+class FeatureAttributeHead(nn.Module):
+    """(B, D_in) float32 backbone features -> (B, A) P(good) per attribute in 0..1 (supervised).
+
+    The AttributeHead interface (`attributes`, `attribute_probs`, forward = mean over attributes) on the
+    backbone features (standardised with the training set's mean and std, buffers) instead of the
+    perceptual embedding; trained like AttributeHead (declip_core.training.quality_fit.fit_feature_attribute_head).
+    """
+
+    input = "features"
+
+    def __init__(self, attributes: Sequence[str], in_dim: int, hidden: int = 128) -> None:
+        super().__init__()
+        if not attributes:
+            raise ValueError("FeatureAttributeHead needs at least one attribute")
+        self.attributes = tuple(attributes)
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("std", torch.ones(in_dim))
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, len(self.attributes)))
+
+    def standardise(self, features: torch.Tensor) -> torch.Tensor:
+        if features.ndim != 2 or features.shape[1] != self.mean.shape[0]:
+            raise ValueError(f"expected features (B, {self.mean.shape[0]}), got {tuple(features.shape)}")
+        return (features - self.mean) / self.std
+
+    def attribute_probs(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, D_in) -> (B, A) probability that each attribute is good."""
+        return torch.sigmoid(self.net(self.standardise(features)))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.attribute_probs(features).mean(dim=1)  # (B,)

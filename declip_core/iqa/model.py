@@ -11,7 +11,7 @@ from declip_core.constants import HEAD_KIND, LOWER_BETTER, METRICS, SCORE_RANGE
 from declip_core.checkpoint import load_checkpoint, save_checkpoint
 from declip_core.inference import DeCLIP, freeze, load_declip
 from declip_core.inputs import as_images01
-from declip_core.iqa.heads import AttributeHead, FeatureHead, RegressionHead, ZeroShotHead
+from declip_core.iqa.heads import AttributeHead, FeatureAttributeHead, FeatureHead, RegressionHead, ZeroShotHead
 from declip_core.iqa.prompts import PROMPTS
 from declip_core.iqa.views import ViewPolicy, make_views
 
@@ -31,7 +31,8 @@ class QualityModel(nn.Module):
     score_range = SCORE_RANGE
     frozen = False
 
-    def __init__(self, declip: DeCLIP, metric: str, head: nn.Module, attribute_head: ZeroShotHead | AttributeHead,
+    def __init__(self, declip: DeCLIP, metric: str, head: nn.Module,
+                 attribute_head: ZeroShotHead | AttributeHead | FeatureAttributeHead,
                  head_type: str, views: ViewPolicy | None = None) -> None:
         super().__init__()
         if metric not in METRICS:
@@ -63,8 +64,10 @@ class QualityModel(nn.Module):
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        """The declip_core.embed outputs scoring needs: ('perceptual',) or ('perceptual', 'features')."""
-        return ("perceptual", "features") if self.head_input == "features" else ("perceptual",)
+        """The declip_core.embed outputs scoring needs: ('perceptual',) or ('perceptual', 'features') when
+        the score head or the attribute head reads the backbone features."""
+        reads = {self.head_input, getattr(self.attribute_head, "input", "perceptual")}
+        return ("perceptual", "features") if "features" in reads else ("perceptual",)
 
     def _embed_views(self, views01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, K, 3, S, S) views -> (features (B, K, D_in), perceptual (B, K, P)) from one backbone pass."""
@@ -81,6 +84,15 @@ class QualityModel(nn.Module):
                 raise ValueError(f"the {self.metric} head reads backbone features; none were given")
             return self.head(features)
         return self.head(perceptual)
+
+    def attribute_probs_embedded(self, features: torch.Tensor | None, perceptual: torch.Tensor) -> torch.Tensor:
+        """Per-view attribute P(good) from already computed embeddings: features (N, D_in) (needed when the
+        attribute head reads features) and perceptual (N, P) -> (N, A) in 0..1. Raises ValueError."""
+        if getattr(self.attribute_head, "input", "perceptual") == "features":
+            if features is None:
+                raise ValueError("the attribute head reads backbone features; none were given")
+            return self.attribute_head.attribute_probs(features)
+        return self.attribute_head.attribute_probs(perceptual)
 
     def score_views(self, views01: torch.Tensor) -> torch.Tensor:
         """(B, K, 3, S, S) views -> (B,) mean of the per-view scores."""
@@ -109,7 +121,7 @@ class QualityModel(nn.Module):
         b, k = p.shape[:2]
         flat = p.flatten(0, 1)  # (B*K, P)
         scores = self.score_embedded(f.flatten(0, 1), flat).view(b, k).mean(dim=1)  # (B,)
-        probs = self.attribute_head.attribute_probs(flat).view(b, k, -1).mean(1)  # (B, A)
+        probs = self.attribute_probs_embedded(f.flatten(0, 1), flat).view(b, k, -1).mean(1)  # (B, A)
         return scores, {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
 
 
@@ -149,7 +161,8 @@ def save_quality_head(path: str | Path, model: QualityModel, extra: dict[str, An
     tensors.update({f"attr.{k}": v for k, v in model.attribute_head.state_dict().items()})
     cfg = {"kind": HEAD_KIND, "metric": model.metric, "head_type": model.head_type,
            "attributes": list(model.attribute_head.attributes),
-           "attribute_head_type": "regression" if isinstance(model.attribute_head, AttributeHead) else "zeroshot",
+           "attribute_head_type": ("features" if isinstance(model.attribute_head, FeatureAttributeHead) else
+                                   "regression" if isinstance(model.attribute_head, AttributeHead) else "zeroshot"),
            "head_attributes": list(model.head.attributes) if isinstance(model.head, ZeroShotHead) else None,
            "perceptual_dim": model.declip.perceptual_dim, "feature_dim": model.declip.disentangler.cfg.image_in_dim, "declip_sha256": model.declip.checkpoint_sha256,
            "prompts": {a: [list(p) for p in ps] for a, ps in PROMPTS[model.metric].items()},
@@ -168,10 +181,17 @@ def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
     attr_t = {k[5:]: v for k, v in tensors.items() if k.startswith("attr.")}
     attr_type = cfg.get("attribute_head_type", "zeroshot")
     if attr_type == "zeroshot":
-        attr_head: ZeroShotHead | AttributeHead = ZeroShotHead(cfg["attributes"], attr_t["anchors"],
+        attr_head: ZeroShotHead | AttributeHead | FeatureAttributeHead = ZeroShotHead(cfg["attributes"], attr_t["anchors"],
                                                                float(attr_t["logit_scale"]))
     elif attr_type == "regression":
         attr_head = AttributeHead(cfg["attributes"], declip.perceptual_dim, hidden=int(attr_t["net.0.weight"].shape[0]))
+        attr_head.load_state_dict(attr_t, strict=True)
+    elif attr_type == "features":
+        attr_head = FeatureAttributeHead(cfg["attributes"], int(attr_t["mean"].shape[0]),
+                                         hidden=int(attr_t["net.0.weight"].shape[0]))
+        if int(attr_t["mean"].shape[0]) != declip.disentangler.cfg.image_in_dim:
+            raise ValueError(f"{path}: attribute head expects {attr_t['mean'].shape[0]} backbone features, DeCLIP "
+                             f"gives {declip.disentangler.cfg.image_in_dim}")
         attr_head.load_state_dict(attr_t, strict=True)
     else:
         raise ValueError(f"{path}: unknown attribute head type {attr_type!r}")

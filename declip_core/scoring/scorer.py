@@ -108,7 +108,9 @@ class Scorer:
                 for j, s in zip(ok, scores):
                     rows[j][name] = float(s.mean())
                 if self.attributes:
-                    probs = torch.split(m.attribute_head.attribute_probs(p).double(), sizes)  # (K, A)
+                    fa = f if f is not None else (torch.cat([embedded[j].features[v] for j in ok])
+                                                  if "features" in m.outputs else None)
+                    probs = torch.split(m.attribute_probs_embedded(fa, p).double(), sizes)  # (K, A)
                     for j, pr in zip(ok, probs):
                         for a, val in zip(m.attribute_head.attributes, pr.mean(0).tolist()):
                             rows[j][f"{name}_{a}"] = val

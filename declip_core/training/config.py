@@ -32,6 +32,7 @@ class DataConfig:
     train_crops_file: str | None = None  # crop ids (one per line) trained on in addition to the capped choice
     max_val_crops_per_photo: int | None = None  # validation rows of at most this many crops per photo
     val_i2t_dir: str | None = None  # validation rows from this built set (its val split) instead of i2t_dir's
+    extra_train_dirs: list[str] = field(default_factory=list)  # more built sets whose train split is added
 
 
 # The architecture fields of DisentanglerConfig that a training config sets (the rest, backbone and

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from declip_core.iqa.heads import AttributeHead, FeatureHead, RegressionHead
+from declip_core.iqa.heads import AttributeHead, FeatureAttributeHead, FeatureHead, RegressionHead
 from declip_core.training.config import FeatureFitConfig
 from declip_core.training.ranking import ladder_pairs, ranking_loss, within_group_summary
 
@@ -192,6 +192,50 @@ def fit_feature_head(feats: torch.Tensor, better: torch.Tensor, worse: torch.Ten
         for p in head.parameters():
             p.requires_grad_(False)
         return head.eval(), history
+
+
+def fit_feature_attribute_head(feats: torch.Tensor, targets: torch.Tensor,
+                               pairs: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                               attributes: Sequence[str] = TECH_ATTRIBUTES, cfg: FeatureFitConfig = FeatureFitConfig(),
+                               batches: int = 10) -> FeatureAttributeHead:
+    """FeatureAttributeHead on backbone features (N, D_in): per attribute, MSE of P(good) to targets[:, a]
+    (N, A; NaN = no target) plus the ranking loss over pairs[a] = (better, worse) of that attribute's family
+    ladders (the pairs whose two rows fall in the same minibatch), `batches` minibatches of rows per epoch,
+    dropout cfg.dropout on the standardised features, AdamW with a cosine decay over cfg.epochs.
+    Raises ValueError on mismatched shapes."""
+    if targets.shape != (feats.shape[0], len(attributes)) or len(pairs) != len(attributes) or batches < 1:
+        raise ValueError(f"need targets ({feats.shape[0]}, {len(attributes)}), {len(attributes)} pair sets and "
+                         f"batches >= 1, got {tuple(targets.shape)}, {len(pairs)}, {batches}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        head = FeatureAttributeHead(attributes, feats.shape[1], hidden=cfg.hidden)
+        head.mean.copy_(feats.mean(0))
+        head.std.copy_(feats.std(0).clamp_min(1e-6))
+        opt = torch.optim.AdamW(head.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * batches)
+        has, y = ~torch.isnan(targets), torch.nan_to_num(targets)
+        n = feats.shape[0]
+        for _ in range(cfg.epochs):
+            head.train()
+            perm = torch.randperm(n)
+            for k in range(batches):
+                idx = perm[k::batches]
+                pos = torch.full((n,), -1, dtype=torch.long)
+                pos[idx] = torch.arange(len(idx))
+                z = torch.nn.functional.dropout(head.standardise(feats[idx]), cfg.dropout, training=True)
+                p = torch.sigmoid(head.net(z))  # (b, A)
+                loss = ((p - y[idx]) ** 2)[has[idx]].mean()
+                for a, (b, w) in enumerate(pairs):
+                    m = (pos[b] >= 0) & (pos[w] >= 0)
+                    if bool(m.any()):
+                        loss = loss + ranking_loss(p[:, a], pos[b[m]], pos[w[m]], cfg.margin, cfg.temperature) / len(pairs)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+        for q in head.parameters():
+            q.requires_grad_(False)
+        return head.eval()
 
 
 def fit_attribute_head(emb: torch.Tensor, targets: torch.Tensor, pairs: Sequence[tuple[torch.Tensor, torch.Tensor]],

@@ -29,8 +29,8 @@ from declip_core.iqa.model import QualityModel, zero_shot_head
 from declip_core.iqa.views import ViewPolicy, make_views
 from declip_core.training.quality_fit import (TECH_ATTRIBUTES, FeatureFitConfig, FitConfig, Ladders,
                                               attribute_family, attribute_targets, fit_attribute_head,
-                                              fit_feature_head, fit_tech_head, flat_frame_targets, flat_frames,
-                                              ladders_of)
+                                              fit_feature_attribute_head, fit_feature_head, fit_tech_head,
+                                              flat_frame_targets, flat_frames, ladders_of)
 from declip_core.training.ranking import within_group_summary
 from declip_core.training.runtime import isolated_rng
 
@@ -180,7 +180,8 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
     attribute's own family. aes: zero-shot vs regression on `aesthetic` (clean vs weak negative pairs).
     With `features` / `val_features` ((N, D_in) / (M, D_in) backbone features of the same rows, the
     disentangler's input) the tech candidates include a FeatureHead trained by ladder ranking
-    ('features ranking'; needs validation rows, not validation photos).
+    ('features ranking') and the attribute candidates a FeatureAttributeHead ('features'); both need
+    validation rows, not validation photos.
     """
     log = log or (lambda msg: None)
     if val_rows is None:
@@ -207,13 +208,20 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
     tg = torch.from_numpy(np.concatenate([attribute_targets(chains, TECH_ATTRIBUTES), flat_attr]))
     pairs = [lad_fit.select_types(set(attribute_family(a))).pairs() for a in TECH_ATTRIBUTES]
     sup_attr = fit_attribute_head(emb, tg, pairs, TECH_ATTRIBUTES, dataclasses.replace(fc, hidden=64))
+    attr_heads: dict[str, torch.nn.Module] = {"supervised": sup_attr, "zeroshot": zs_attr}
     with torch.no_grad():
         av = {"supervised": attribute_validation(sup_attr.attribute_probs(val_perceptual).numpy(), lad_val, TECH_ATTRIBUTES),
               "zeroshot": attribute_validation(zs_attr.attribute_probs(val_perceptual).numpy(), lad_val, TECH_ATTRIBUTES)}
+    if features is not None and val_features is not None:
+        fa = fit_feature_attribute_head(torch.cat([features, flat_f]), tg, pairs, TECH_ATTRIBUTES,
+                                        dataclasses.replace(feature_cfg or FeatureFitConfig(seed=seed), epochs=15))
+        attr_heads["features"] = fa
+        with torch.no_grad():
+            av["features"] = attribute_validation(fa.attribute_probs(val_features).numpy(), lad_val, TECH_ATTRIBUTES)
     mean_av = {k: float(np.nanmean(list(v.values()))) for k, v in av.items()}
-    attr_head = sup_attr if mean_av["supervised"] >= mean_av["zeroshot"] else zs_attr
-    log(f"attributes: validation SRCC per attribute {json.dumps(av)}; chosen "
-        f"{'supervised' if attr_head is sup_attr else 'zeroshot'}")
+    attr_chosen = max(mean_av, key=lambda k: -1.0 if math.isnan(mean_av[k]) else mean_av[k])
+    attr_head = attr_heads[attr_chosen]
+    log(f"attributes: validation SRCC per attribute {json.dumps(av)}; chosen {attr_chosen}")
 
     # --- tech
     y_rows = tech_target(rows)

@@ -70,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     from declip_core.training.pipeline import subset_by_crop
 
     all_train = read_manifest(i2t, splits=["train"])
+    seen = {r["sample_id"] for r in all_train}
+    for extra in cfg.data.extra_train_dirs:  # e.g. more severity ladders of the same crops (another build seed)
+        more = [r for r in read_manifest(extra, splits=["train"]) if r["sample_id"] not in seen]
+        seen.update(r["sample_id"] for r in more)
+        all_train += more
+        print(f"{extra}: {len(more)} more training rows", flush=True)
     rows = subset_by_crop(all_train, cfg.data.max_train_crops, per_photo=cfg.data.max_train_crops_per_photo)
     if cfg.data.train_crops_file:
         extra = set(Path(cfg.data.train_crops_file).read_text().split())
