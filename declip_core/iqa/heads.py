@@ -77,7 +77,31 @@ class AttributeHead(nn.Module):
         return self.attribute_probs(perceptual).mean(dim=1)  # (B,)
 
 
-class FeatureHead(nn.Module):
+class _StandardisedFeatures(nn.Module):
+    """Base of the heads that read backbone features (B, D_in): the training set's mean and std (buffers,
+    set by the fit) standardise them."""
+
+    input = "features"
+
+    def __init__(self, in_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("std", torch.ones(in_dim))
+
+    @torch.no_grad()
+    def set_standardisation(self, features: torch.Tensor) -> None:
+        """Mean and std (clamped at 1e-6) of training features (N, D_in) into the buffers."""
+        self.mean.copy_(features.mean(0))
+        self.std.copy_(features.std(0).clamp_min(1e-6))
+
+    def standardise(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, D_in) -> (B, D_in) standardised; ValueError on another width."""
+        if features.ndim != 2 or features.shape[1] != self.mean.shape[0]:
+            raise ValueError(f"expected features (B, {self.mean.shape[0]}), got {tuple(features.shape)}")
+        return (features - self.mean) / self.std
+
+
+class FeatureHead(_StandardisedFeatures):
     """(B, D_in) float32 backbone features -> (B,) score in 0..1, higher is better.
 
     D_in features are what the disentangler reads (DeCLIP.features: pooled + multi-level statistics of the
@@ -86,24 +110,15 @@ class FeatureHead(nn.Module):
     (declip_core.training.quality_fit.fit_feature_head).
     """
 
-    input = "features"
-
     def __init__(self, in_dim: int, hidden: int = 128) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(in_dim))
-        self.register_buffer("std", torch.ones(in_dim))
+        super().__init__(in_dim)
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
-
-    def standardise(self, features: torch.Tensor) -> torch.Tensor:
-        if features.ndim != 2 or features.shape[1] != self.mean.shape[0]:
-            raise ValueError(f"expected features (B, {self.mean.shape[0]}), got {tuple(features.shape)}")
-        return (features - self.mean) / self.std
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(self.standardise(features))).squeeze(-1)  # (B,)
 
 
-class FeatureAttributeHead(nn.Module):
+class FeatureAttributeHead(_StandardisedFeatures):
     """(B, D_in) float32 backbone features -> (B, A) P(good) per attribute in 0..1 (supervised).
 
     The AttributeHead interface (`attributes`, `attribute_probs`, forward = mean over attributes) on the
@@ -111,21 +126,12 @@ class FeatureAttributeHead(nn.Module):
     perceptual embedding; trained like AttributeHead (declip_core.training.quality_fit.fit_feature_attribute_head).
     """
 
-    input = "features"
-
     def __init__(self, attributes: Sequence[str], in_dim: int, hidden: int = 128) -> None:
-        super().__init__()
+        super().__init__(in_dim)
         if not attributes:
             raise ValueError("FeatureAttributeHead needs at least one attribute")
         self.attributes = tuple(attributes)
-        self.register_buffer("mean", torch.zeros(in_dim))
-        self.register_buffer("std", torch.ones(in_dim))
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, len(self.attributes)))
-
-    def standardise(self, features: torch.Tensor) -> torch.Tensor:
-        if features.ndim != 2 or features.shape[1] != self.mean.shape[0]:
-            raise ValueError(f"expected features (B, {self.mean.shape[0]}), got {tuple(features.shape)}")
-        return (features - self.mean) / self.std
 
     def attribute_probs(self, features: torch.Tensor) -> torch.Tensor:
         """(B, D_in) -> (B, A) probability that each attribute is good."""

@@ -160,8 +160,7 @@ def fit_feature_head(feats: torch.Tensor, better: torch.Tensor, worse: torch.Ten
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         head = FeatureHead(feats.shape[1], hidden=cfg.hidden)
-        head.mean.copy_(feats.mean(0))
-        head.std.copy_(feats.std(0).clamp_min(1e-6))
+        head.set_standardisation(feats)
         opt = torch.optim.AdamW(head.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         steps = cfg.epochs * -(-better.numel() // cfg.batch_pairs)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)  # decays to 0: late epochs settle
@@ -209,8 +208,7 @@ def fit_feature_attribute_head(feats: torch.Tensor, targets: torch.Tensor,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         head = FeatureAttributeHead(attributes, feats.shape[1], hidden=cfg.hidden)
-        head.mean.copy_(feats.mean(0))
-        head.std.copy_(feats.std(0).clamp_min(1e-6))
+        head.set_standardisation(feats)
         opt = torch.optim.AdamW(head.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * batches)
         has, y = ~torch.isnan(targets), torch.nan_to_num(targets)
