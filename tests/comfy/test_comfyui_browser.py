@@ -49,7 +49,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyServer]:
         example = REPO / "declip_core" / "assets" / "samples" / "chelsea.png"
     shutil.copy(example, base / "input" / "example.png")
     (base / "models" / "declip").mkdir(parents=True)  # a checkpoint copied without its .json
-    shutil.copy(REPO / "declip_core" / "weights" / "declip-lite-v1.safetensors", base / "models" / "declip" / ORPHAN)
+    from declip_core.pretrained import resolve_checkpoint  # the shipped DeCLIP, whatever its version
+
+    shutil.copy(resolve_checkpoint("lite", kind="declip"), base / "models" / "declip" / ORPHAN)
     # not a first start: otherwise the editor opens the Templates panel and loads a core template by itself
     (base / "user" / "default").mkdir(parents=True)
     (base / "user" / "default" / "comfy.settings.json").write_text(json.dumps({"Comfy.TutorialCompleted": True}))
@@ -131,8 +133,12 @@ def test_queued_quality_workflow_shows_scores_on_the_node(editor: Any, server: C
     history = server.get("/history")
     shown = sorted(v["text"][0] for entry in history.values() for v in entry["outputs"].values() if "text" in v)
     assert sorted(texts) == shown  # what the node shows is what the server returned
-    assert any("technical quality, head lite-tech (regression)" in t for t in texts)
-    assert any("aesthetic quality, head lite-aes (regression)" in t for t in texts)
+    from declip_core.checkpoint import read_config
+    from declip_core.pretrained import resolve_checkpoint
+
+    kind = {m: read_config(resolve_checkpoint(f"lite-{m}", kind="iqa_head"))["head_type"] for m in ("tech", "aes")}
+    assert any(f"technical quality, head lite-tech ({kind['tech']})" in t for t in texts), texts
+    assert any(f"aesthetic quality, head lite-aes ({kind['aes']})" in t for t in texts), texts
 
 
 def test_unusable_checkpoint_is_listed_and_its_error_shown(editor: Any) -> None:
