@@ -148,7 +148,7 @@ def test_cli_bad_arguments(folder: Path, tmp_path: Path, capsys: pytest.CaptureF
 def test_resume_after_a_real_interrupt(tmp_path: Path) -> None:
     """SIGINT to a running declip-score: it writes what it scored and exits 130; the rerun skips those
     inputs and the final file equals an uninterrupted run's, byte for byte."""
-    n = 90  # long enough to be interrupted mid-run (+ 1 corrupt file)
+    n = 300  # long enough to be interrupted mid-run on a fast machine (+ 1 corrupt file)
     d = make_folder(tmp_path / "photos", n=n, size=(24, 28))
     cmd = [sys.executable, "-m", "declip_core.scoring", str(d), "--batch-size", "1", "--workers", "1",
            "--flush-rows", "2"]
