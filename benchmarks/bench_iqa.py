@@ -233,7 +233,7 @@ class SharedDeclip:
         self._key: int | None = None
         self._views: list = []
 
-    def _perceptual(self, images: Sequence[np.ndarray]) -> list:
+    def _embedded(self, images: Sequence[np.ndarray]) -> list:
         import torch
 
         if self._key != id(images):
@@ -246,7 +246,8 @@ class SharedDeclip:
                         f, p = self.model._embed_views(v[:, :1])  # type: ignore[attr-defined]
                         self._views.append((f.expand(-1, v.shape[1], -1), p.expand(-1, v.shape[1], -1)))
                     else:
-                        self._views.append(self.model._embed_views(v))  # type: ignore[attr-defined]  # (B, K, D), (B, K, P)
+                        # (B, K, D), (B, K, P)
+                        self._views.append(self.model._embed_views(v))  # type: ignore[attr-defined]
             self._key = id(images)
         return self._views
 
@@ -256,7 +257,7 @@ class SharedDeclip:
 
         with torch.inference_mode():
             return np.concatenate([score(f.flatten(0, 1), p.flatten(0, 1)).view(p.shape[0], p.shape[1]).mean(1)
-                                   .float().numpy() for f, p in self._perceptual(images)])
+                                   .float().numpy() for f, p in self._embedded(images)])
 
     def default(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return self._head(self.model.score_embedded, images)  # type: ignore[attr-defined]
@@ -270,9 +271,10 @@ class SharedDeclip:
 
         ah = self.model.attribute_head  # type: ignore[attr-defined]
         with torch.inference_mode():
-            probs = np.concatenate([self.model.attribute_probs_embedded(f.flatten(0, 1), p.flatten(0, 1))  # type: ignore[attr-defined]
+            probs = np.concatenate([self.model.attribute_probs_embedded(  # type: ignore[attr-defined]
+                                        f.flatten(0, 1), p.flatten(0, 1))
                                     .view(p.shape[0], p.shape[1], -1).mean(1).numpy()
-                                    for f, p in self._perceptual(images)])
+                                    for f, p in self._embedded(images)])
         return {a: probs[:, j] for j, a in enumerate(ah.attributes)}
 
 

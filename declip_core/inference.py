@@ -12,6 +12,7 @@ from PIL import Image
 from torch import nn
 
 from declip_core.backbones import Backbone, PreprocessConfig, create_backbone
+from declip_core.backbones.base import encode_pooled_stats
 from declip_core.constants import DECLIP_KIND
 from declip_core.checkpoint import load_checkpoint, save_checkpoint
 from declip_core.model import DisentanglerConfig, Disentangler, Embeddings, select_features
@@ -20,11 +21,6 @@ from declip_core.transforms import pil_to_tensor01
 
 CHECKPOINT_KIND = DECLIP_KIND
 
-
-# Images per backbone call on the CPU. The lite tower's activations for a few 224-px images stay in the
-# CPU caches; a whole batch does not: 17.6 ms per image in calls of 4 against 26.4 ms in calls of 32 (one
-# thread, AMD EPYC; benchmarks/bench_tower_speed.py). GPUs get the whole batch in one call.
-CPU_CHUNK = 4
 
 class DeCLIP(nn.Module):
     """A frozen backbone and the disentangler on top of it.
@@ -87,12 +83,9 @@ class DeCLIP(nn.Module):
         return self._features_normalised(self.backbone.normalize(x))
 
     def _features_normalised(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) already normalised for the backbone -> (B, D_in) projector input. On the CPU the
-        backbone runs CPU_CHUNK images at a time (same values; see CPU_CHUNK)."""
-        if x.device.type == "cpu" and x.shape[0] > CPU_CHUNK:
-            return torch.cat([self._features_normalised(c) for c in x.split(CPU_CHUNK)])
-        f = self.backbone.encode_image(x)
-        return select_features(f.pooled, f.stats, self.disentangler.cfg.features)
+        """(B, 3, S, S) already normalised for the backbone -> (B, D_in) projector input (the backbone runs
+        in CPU-cache-sized calls on the CPU: declip_core.backbones.base.encode_pooled_stats)."""
+        return select_features(*encode_pooled_stats(self.backbone, x), self.disentangler.cfg.features)
 
     def embed_images(self, images01: torch.Tensor) -> Embeddings:
         """Perceptual and semantic embeddings of images; differentiable (when not frozen).

@@ -16,7 +16,8 @@ class DeCLIPIQA(nn.Module):
     """pyiqa network: (N, 3, H, W) or (N, 1, H, W) in 0..1 -> (N, 1) scores in 0..1, higher is better.
 
     metric: 'tech' or 'aes'. attribute: one of the model's attributes (sharpness, noise, exposure,
-    colour, contrast, compression) for a per-attribute zero-shot score. checkpoint: your own head
+    colour, contrast, compression) for that attribute's P(good) from the head checkpoint's attribute head
+    (supervised in the shipped heads; zero-shot anchors with head='zeroshot'). checkpoint: your own head
     checkpoint (file, folder or tag; default the shipped 'lite-<metric>'); declip: your own DeCLIP
     checkpoint (file, folder, tag or a DeCLIP instance; default the shipped 'lite').
     head: None (the checkpoint's head) or 'zeroshot' (antonym prompts, no head checkpoint needed).
@@ -80,7 +81,7 @@ class DeCLIPIQA(nn.Module):
         return tuple(self.model.attribute_head.attributes)
 
     def attribute_scores(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per-attribute zero-shot P(good), each (N,); e.g. `metric.net.attribute_scores(x)`."""
+        """Per-attribute P(good) of the attribute head, each (N,) in 0..1; e.g. `metric.net.attribute_scores(x)`."""
         return self.model.attribute_scores(self._images(x), allow_out_of_range=True)
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:

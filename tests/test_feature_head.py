@@ -60,7 +60,7 @@ def test_feature_head_round_trip_and_scoring(tmp_path):
 
 def test_cpu_backbone_chunks_give_the_same_features():
     """DeCLIP runs the backbone CPU_CHUNK images at a time on the CPU: same values as one image at a time."""
-    from declip_core.inference import CPU_CHUNK
+    from declip_core.backbones.base import CPU_CHUNK
 
     dc = tiny_declip()
     x = torch.rand(2 * CPU_CHUNK + 1, 3, 32, 32)

@@ -17,6 +17,18 @@ from declip_core.iqa.views import ViewPolicy, make_views
 
 
 
+PERCEPTUAL, FEATURES = "perceptual", "features"  # what a head reads (its `input`; declip_core.iqa.heads)
+
+
+def _input_of(head: nn.Module, features: torch.Tensor | None, perceptual: torch.Tensor, who: str) -> torch.Tensor:
+    """The tensor `head` reads: features (B, D_in) when its `input` is 'features', else perceptual (B, P)."""
+    if getattr(head, "input", PERCEPTUAL) != FEATURES:
+        return perceptual
+    if features is None:
+        raise ValueError(f"{who} reads backbone features; none were given")
+    return features
+
+
 class QualityModel(nn.Module):
     """images (B, 3, H, W) in 0..1 -> (B,) quality in 0..1, higher is better.
 
@@ -60,14 +72,14 @@ class QualityModel(nn.Module):
     def head_input(self) -> str:
         """What the score head reads: 'perceptual' (the perceptual embedding) or 'features' (the backbone
         features it is computed from; declip_core.iqa.heads.FeatureHead)."""
-        return getattr(self.head, "input", "perceptual")
+        return getattr(self.head, "input", PERCEPTUAL)
 
     @property
     def outputs(self) -> tuple[str, ...]:
         """The declip_core.embed outputs scoring needs: ('perceptual',) or ('perceptual', 'features') when
         the score head or the attribute head reads the backbone features."""
-        reads = {self.head_input, getattr(self.attribute_head, "input", "perceptual")}
-        return ("perceptual", "features") if "features" in reads else ("perceptual",)
+        reads = {self.head_input, getattr(self.attribute_head, "input", PERCEPTUAL)}
+        return (PERCEPTUAL, FEATURES) if FEATURES in reads else (PERCEPTUAL,)
 
     def _embed_views(self, views01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, K, 3, S, S) views -> (features (B, K, D_in), perceptual (B, K, P)) from one backbone pass."""
@@ -79,20 +91,13 @@ class QualityModel(nn.Module):
     def score_embedded(self, features: torch.Tensor | None, perceptual: torch.Tensor) -> torch.Tensor:
         """Per-view scores from already computed embeddings: features (N, D_in) (needed when head_input
         is 'features', else may be None) and perceptual (N, P) -> (N,) in 0..1. Raises ValueError."""
-        if self.head_input == "features":
-            if features is None:
-                raise ValueError(f"the {self.metric} head reads backbone features; none were given")
-            return self.head(features)
-        return self.head(perceptual)
+        return self.head(_input_of(self.head, features, perceptual, f"the {self.metric} head"))
 
     def attribute_probs_embedded(self, features: torch.Tensor | None, perceptual: torch.Tensor) -> torch.Tensor:
         """Per-view attribute P(good) from already computed embeddings: features (N, D_in) (needed when the
         attribute head reads features) and perceptual (N, P) -> (N, A) in 0..1. Raises ValueError."""
-        if getattr(self.attribute_head, "input", "perceptual") == "features":
-            if features is None:
-                raise ValueError("the attribute head reads backbone features; none were given")
-            return self.attribute_head.attribute_probs(features)
-        return self.attribute_head.attribute_probs(perceptual)
+        return self.attribute_head.attribute_probs(_input_of(self.attribute_head, features, perceptual,
+                                                             "the attribute head"))
 
     def score_views(self, views01: torch.Tensor) -> torch.Tensor:
         """(B, K, 3, S, S) views -> (B,) mean of the per-view scores."""
@@ -117,7 +122,7 @@ class QualityModel(nn.Module):
                               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(B,) scores as `forward` and the per-attribute P(good) as `attribute_scores`, from ONE backbone pass
         over the views (inputs as for forward). Raises ValueError."""
-        f, p = self._embed_views(self.make_views(self.images01(images01, allow_out_of_range)))  # (B, K, P)
+        f, p = self._embed_views(self.make_views(self.images01(images01, allow_out_of_range)))  # (B,K,D), (B,K,P)
         b, k = p.shape[:2]
         flat = p.flatten(0, 1)  # (B*K, P)
         scores = self.score_embedded(f.flatten(0, 1), flat).view(b, k).mean(dim=1)  # (B,)
@@ -164,10 +169,20 @@ def save_quality_head(path: str | Path, model: QualityModel, extra: dict[str, An
            "attribute_head_type": ("features" if isinstance(model.attribute_head, FeatureAttributeHead) else
                                    "regression" if isinstance(model.attribute_head, AttributeHead) else "zeroshot"),
            "head_attributes": list(model.head.attributes) if isinstance(model.head, ZeroShotHead) else None,
-           "perceptual_dim": model.declip.perceptual_dim, "feature_dim": model.declip.disentangler.cfg.image_in_dim, "declip_sha256": model.declip.checkpoint_sha256,
+           "perceptual_dim": model.declip.perceptual_dim, "feature_dim": model.declip.disentangler.cfg.image_in_dim,
+           "declip_sha256": model.declip.checkpoint_sha256,
            "prompts": {a: [list(p) for p in ps] for a, ps in PROMPTS[model.metric].items()},
            "views": model.views.to_dict(), **(extra or {})}
     return save_checkpoint(path, tensors, cfg)
+
+
+def _feature_width(tensors: dict[str, torch.Tensor], declip: DeCLIP, path: str | Path) -> int:
+    """D_in of a feature head's saved standardisation; ValueError when the DeCLIP gives another width."""
+    d_in = int(tensors["mean"].shape[0])
+    if d_in != declip.disentangler.cfg.image_in_dim:
+        raise ValueError(f"{path}: head expects {d_in} backbone features, DeCLIP gives "
+                         f"{declip.disentangler.cfg.image_in_dim}")
+    return d_in
 
 
 def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
@@ -181,17 +196,14 @@ def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
     attr_t = {k[5:]: v for k, v in tensors.items() if k.startswith("attr.")}
     attr_type = cfg.get("attribute_head_type", "zeroshot")
     if attr_type == "zeroshot":
-        attr_head: ZeroShotHead | AttributeHead | FeatureAttributeHead = ZeroShotHead(cfg["attributes"], attr_t["anchors"],
-                                                               float(attr_t["logit_scale"]))
+        attr_head: ZeroShotHead | AttributeHead | FeatureAttributeHead = ZeroShotHead(
+            cfg["attributes"], attr_t["anchors"], float(attr_t["logit_scale"]))
     elif attr_type == "regression":
         attr_head = AttributeHead(cfg["attributes"], declip.perceptual_dim, hidden=int(attr_t["net.0.weight"].shape[0]))
         attr_head.load_state_dict(attr_t, strict=True)
     elif attr_type == "features":
-        attr_head = FeatureAttributeHead(cfg["attributes"], int(attr_t["mean"].shape[0]),
+        attr_head = FeatureAttributeHead(cfg["attributes"], _feature_width(attr_t, declip, path),
                                          hidden=int(attr_t["net.0.weight"].shape[0]))
-        if int(attr_t["mean"].shape[0]) != declip.disentangler.cfg.image_in_dim:
-            raise ValueError(f"{path}: attribute head expects {attr_t['mean'].shape[0]} backbone features, DeCLIP "
-                             f"gives {declip.disentangler.cfg.image_in_dim}")
         attr_head.load_state_dict(attr_t, strict=True)
     else:
         raise ValueError(f"{path}: unknown attribute head type {attr_type!r}")
@@ -202,10 +214,7 @@ def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
         head = RegressionHead(declip.perceptual_dim, hidden=int(head_t["net.0.weight"].shape[0]))
         head.load_state_dict(head_t, strict=True)
     elif cfg["head_type"] == "features":
-        d_in = declip.disentangler.cfg.image_in_dim
-        if int(head_t["mean"].shape[0]) != d_in:
-            raise ValueError(f"{path}: head expects {head_t['mean'].shape[0]} backbone features, DeCLIP gives {d_in}")
-        head = FeatureHead(d_in, hidden=int(head_t["net.0.weight"].shape[0]))
+        head = FeatureHead(_feature_width(head_t, declip, path), hidden=int(head_t["net.0.weight"].shape[0]))
         head.load_state_dict(head_t, strict=True)
     else:
         raise ValueError(f"{path}: unknown head type {cfg['head_type']!r}")

@@ -3,7 +3,8 @@
 Distortions live at the pixel scale: downscaling a 12-MP photo to 224 px hides blur and noise.
 The I&2T training images are distorted 256-px crops seen at (almost) native scale, so the `crops`
 policy scores native-resolution square crops (`layout`: one at the centre, two opposite corners, the
-four corners and the centre, or an n x n grid), each resized to the backbone input exactly as in training, and averages their scores.
+four corners and the centre, or an n x n grid), each resized to the backbone input exactly as in
+training, and averages their scores.
 `resize` is one whole-image view (used for aesthetics, where composition matters).
 
 The crop side changes continuously with the image size, so the score does too (no policy switch):

@@ -103,14 +103,12 @@ class Scorer:
                 per = [embedded[j].perceptual[v] for j in ok]  # each (K, P)
                 sizes = [len(p) for p in per]
                 p = torch.cat(per)  # (sum K, P)
-                f = torch.cat([embedded[j].features[v] for j in ok]) if m.head_input == "features" else None
+                f = torch.cat([embedded[j].features[v] for j in ok]) if "features" in m.outputs else None
                 scores = torch.split(m.score_embedded(f, p).double(), sizes)  # per input (K,)
                 for j, s in zip(ok, scores):
                     rows[j][name] = float(s.mean())
                 if self.attributes:
-                    fa = f if f is not None else (torch.cat([embedded[j].features[v] for j in ok])
-                                                  if "features" in m.outputs else None)
-                    probs = torch.split(m.attribute_probs_embedded(fa, p).double(), sizes)  # (K, A)
+                    probs = torch.split(m.attribute_probs_embedded(f, p).double(), sizes)  # (K, A)
                     for j, pr in zip(ok, probs):
                         for a, val in zip(m.attribute_head.attributes, pr.mean(0).tolist()):
                             rows[j][f"{name}_{a}"] = val

@@ -16,6 +16,7 @@ import torch
 
 from declip_core.array_cache import ShardedArrayCache
 from declip_core.backbones import Backbone
+from declip_core.backbones.base import encode_pooled_stats
 from declip_core.embed import decode_stream
 from declip_core.transforms import normalize01
 
@@ -72,8 +73,9 @@ class FeatureCache:
             if bad:
                 raise ValueError(f"{bad[0].key}: {bad[0].error}")
             x = torch.cat([d.views[0] for d in items])  # (b, 3, S, S) in 0..1
-            f = self.backbone.encode_image(normalize01(x, cfg))  # = backbone.preprocess of the PIL image
-            out[items[0].index : items[0].index + len(items)] = torch.cat([f.pooled, f.stats], dim=1).float().numpy()
+            # normalize01 of the decoded views = backbone.preprocess of the PIL image
+            pooled, stats = encode_pooled_stats(self.backbone, normalize01(x, cfg))
+            out[items[0].index : items[0].index + len(items)] = torch.cat([pooled, stats], dim=1).float().numpy()
         return out
 
     def get(self, ids: Sequence[str], paths: Sequence[Path], progress: bool = False) -> np.ndarray:

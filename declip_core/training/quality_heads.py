@@ -195,6 +195,9 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
         rows, perceptual = [rows[i] for i in fit], perceptual[fit]
     elif val_perceptual is None or len(val_rows) != len(val_perceptual):
         raise ValueError("val_rows need val_perceptual of the same length")
+    if features is not None and val_features is not None and (len(features) != len(rows)
+                                                              or len(val_features) != len(val_rows)):
+        raise ValueError("features / val_features need one row per training / validation row")
     fc = fit_cfg or FitConfig(seed=seed)
     lad_fit, lad_val = row_ladders(rows), row_ladders(val_rows)
     names, flat_p, flat_f = _flat_frames_embedded(declip)
@@ -213,6 +216,7 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
         av = {"supervised": attribute_validation(sup_attr.attribute_probs(val_perceptual).numpy(), lad_val, TECH_ATTRIBUTES),
               "zeroshot": attribute_validation(zs_attr.attribute_probs(val_perceptual).numpy(), lad_val, TECH_ATTRIBUTES)}
     if features is not None and val_features is not None:
+        # 15 epochs over row minibatches (the attribute fit sees every row each epoch; the v3 attribute head)
         fa = fit_feature_attribute_head(torch.cat([features, flat_f]), tg, pairs, TECH_ATTRIBUTES,
                                         dataclasses.replace(feature_cfg or FeatureFitConfig(seed=seed), epochs=15))
         attr_heads["features"] = fa
@@ -247,8 +251,6 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
         for k, h in heads.items():
             scores[k] = tech_validation(h(val_perceptual).numpy(), lad_val)
     if features is not None and val_features is not None:
-        if len(features) != len(rows) or len(val_features) != len(val_rows):
-            raise ValueError("features / val_features need one row per training / validation row")
         fh, _ = fit_feature_head(torch.cat([features, flat_f]), b, w, val_features, lad_val,
                                  feature_cfg or FeatureFitConfig(seed=seed), log=log)
         heads["features ranking"] = fh

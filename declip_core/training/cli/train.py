@@ -144,9 +144,9 @@ def _train_iqa(declip, rows, feats, out: Path, seed: int, i2t: Path, backbone, c
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small full-batch fits: one thread is much faster on a busy machine
     try:
-        with torch.no_grad():
-            perc = declip.disentangler.embed_features(torch.from_numpy(feats)).perceptual
         feats_t = torch.from_numpy(feats)
+        with torch.no_grad():
+            perc = declip.disentangler.embed_features(feats_t).perceptual
         val_rows = subset_by_crop(read_manifest(cfg.data.val_i2t_dir or i2t, splits=list(VAL_SPLITS)), None,
                                   per_photo=cfg.data.max_val_crops_per_photo)
         kw: dict = {}
