@@ -44,7 +44,7 @@ def test_feature_head_round_trip_and_scoring(tmp_path):
     dc = tiny_declip()
     d_in = dc.disentangler.cfg.image_in_dim
     head = FeatureHead(d_in, hidden=8)
-    torch.nn.init.normal_(head.net[0].weight)
+    torch.nn.init.normal_(head.nets[0][0].weight)
     head.mean.normal_()
     qm = QualityModel(dc, "tech", head, zero_shot_head(dc, "tech"), "features").eval()
     assert qm.head_input == "features" and qm.outputs == ("perceptual", "features")
@@ -103,3 +103,55 @@ def test_feature_attribute_head_fit_round_trip_and_scoring(tmp_path):
     back = load_quality_head(save_quality_head(tmp_path / "a.safetensors", qm), dc)
     assert isinstance(back.attribute_head, FeatureAttributeHead)
     assert torch.allclose(back.attribute_scores(x)["noise"], attrs["noise"])
+
+
+def test_feature_head_ensemble_is_the_mean_of_its_members_and_round_trips(tmp_path):
+    d_in = 40
+    direction = torch.randn(d_in, generator=torch.Generator().manual_seed(9))
+    f, lad = _ladder_set(d_in, 16, 1, direction)
+    fv, lad_v = _ladder_set(d_in, 6, 2, direction)
+    b, w = lad.pairs()
+    cfg = FeatureFitConfig(epochs=3, batch_pairs=128, dropout=0.1, members=2)
+    head, hist = fit_feature_head(f, b, w, fv, lad_v, cfg)
+    assert len(head.nets) == 2 and [h["member"] for h in hist] == [0, 0, 0, 1, 1, 1]
+    single = [fit_feature_head(f, b, w, fv, lad_v, FeatureFitConfig(epochs=3, batch_pairs=128, dropout=0.1, seed=s))[0]
+              for s in (0, 1)]
+    with torch.no_grad():
+        torch.testing.assert_close(head(fv), (single[0](fv) + single[1](fv)) / 2)  # members = seeds 0 and 1
+        assert not torch.equal(single[0](fv), single[1](fv))
+    dc = tiny_declip()
+    d = dc.disentangler.cfg.image_in_dim
+    ens = FeatureHead.ensemble([FeatureHead(d, hidden=8), FeatureHead(d, hidden=8), FeatureHead(d, hidden=8)])
+    for p in ens.parameters():
+        torch.nn.init.normal_(p)
+    p = save_quality_head(tmp_path / "ens.safetensors", QualityModel(dc, "tech", ens, zero_shot_head(dc, "tech"), "features"))
+    back = load_quality_head(p, dc)
+    x = torch.randn(4, d)
+    with torch.no_grad():
+        torch.testing.assert_close(back.head(x), ens(x), atol=0, rtol=0)
+    assert len(back.head.nets) == 3
+    other = FeatureHead(d, hidden=8)
+    other.mean.fill_(1.0)
+    with pytest.raises(ValueError, match="standardisation"):
+        FeatureHead.ensemble([ens, other])
+    with pytest.raises(ValueError, match="members"):
+        FeatureHead(d, members=0)
+
+
+def test_one_member_checkpoints_of_the_v3_format_still_load(tmp_path):
+    """v3 heads stored the single MLP as `head.net.*`; they load as a one-member head with equal scores."""
+    from declip_core.checkpoint import load_checkpoint, save_checkpoint
+    from declip_core.constants import HEAD_KIND
+
+    dc = tiny_declip()
+    d = dc.disentangler.cfg.image_in_dim
+    head = FeatureHead(d, hidden=8)
+    torch.nn.init.normal_(head.nets[0][0].weight)
+    p = save_quality_head(tmp_path / "h.safetensors", QualityModel(dc, "tech", head, zero_shot_head(dc, "tech"), "features"))
+    tensors, cfg = load_checkpoint(p)
+    old = {k.replace("head.nets.0.", "head.net."): v for k, v in tensors.items()}
+    assert any(k.startswith("head.net.") for k in old)
+    p_old = save_checkpoint(tmp_path / "old.safetensors", old, {**cfg, "kind": HEAD_KIND})
+    x = torch.randn(3, d)
+    with torch.no_grad():
+        torch.testing.assert_close(load_quality_head(p_old, dc).head(x), head(x), atol=0, rtol=0)

@@ -105,17 +105,37 @@ class FeatureHead(_StandardisedFeatures):
     """(B, D_in) float32 backbone features -> (B,) score in 0..1, higher is better.
 
     D_in features are what the disentangler reads (DeCLIP.features: pooled + multi-level statistics of the
-    frozen tower), standardised with the training set's mean and std (buffers), then a one-hidden-layer
-    MLP. Trained with a RankIQA-style severity-ladder ranking loss and feature dropout
+    frozen tower), standardised with the training set's mean and std (buffers), then `members`
+    one-hidden-layer MLPs (an ensemble over fit seeds; the score is the mean of their sigmoid outputs).
+    Each member is trained with a RankIQA-style severity-ladder ranking loss and feature dropout
     (declip_core.training.quality_fit.fit_feature_head).
     """
 
-    def __init__(self, in_dim: int, hidden: int = 128) -> None:
+    def __init__(self, in_dim: int, hidden: int = 128, members: int = 1) -> None:
         super().__init__(in_dim)
-        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
+        if members < 1:
+            raise ValueError(f"members must be >= 1, got {members}")
+        self.nets = nn.ModuleList(nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
+                                  for _ in range(members))
+
+    @classmethod
+    def ensemble(cls, heads: Sequence["FeatureHead"]) -> "FeatureHead":
+        """One head holding every member of `heads` (same width and standardisation; ValueError otherwise)."""
+        if not heads:
+            raise ValueError("ensemble needs at least one head")
+        first = heads[0]
+        for h in heads[1:]:
+            if h.mean.shape != first.mean.shape or not (torch.equal(h.mean, first.mean) and torch.equal(h.std, first.std)):
+                raise ValueError("ensemble members need the same feature width and standardisation")
+        out = cls(first.mean.shape[0], hidden=first.nets[0][0].out_features, members=sum(len(h.nets) for h in heads))
+        out.load_state_dict({"mean": first.mean, "std": first.std,
+                             **{f"nets.{i}.{k}": v for i, net in enumerate(n for h in heads for n in h.nets)
+                                for k, v in net.state_dict().items()}})
+        return out
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.net(self.standardise(features))).squeeze(-1)  # (B,)
+        z = self.standardise(features)  # (B, D_in)
+        return torch.stack([torch.sigmoid(net(z)).squeeze(-1) for net in self.nets]).mean(0)  # (B,)
 
 
 class FeatureAttributeHead(_StandardisedFeatures):

@@ -214,7 +214,11 @@ def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
         head = RegressionHead(declip.perceptual_dim, hidden=int(head_t["net.0.weight"].shape[0]))
         head.load_state_dict(head_t, strict=True)
     elif cfg["head_type"] == "features":
-        head = FeatureHead(_feature_width(head_t, declip, path), hidden=int(head_t["net.0.weight"].shape[0]))
+        # one-member heads of the v3 format store `net.*`; ensembles store `nets.<k>.*`
+        head_t = {("nets.0." + k[4:] if k.startswith("net.") else k): v for k, v in head_t.items()}
+        members = len({k.split(".")[1] for k in head_t if k.startswith("nets.")})
+        head = FeatureHead(_feature_width(head_t, declip, path), hidden=int(head_t["nets.0.0.weight"].shape[0]),
+                           members=members)
         head.load_state_dict(head_t, strict=True)
     else:
         raise ValueError(f"{path}: unknown head type {cfg['head_type']!r}")

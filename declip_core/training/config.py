@@ -33,6 +33,10 @@ class DataConfig:
     max_val_crops_per_photo: int | None = None  # validation rows of at most this many crops per photo
     val_i2t_dir: str | None = None  # validation rows from this built set (its val split) instead of i2t_dir's
     extra_train_dirs: list[str] = field(default_factory=list)  # more built sets whose train split is added
+    # built sets whose train-split ladders train only the ranking heads (FeatureHead), never the disentangler,
+    # texts or regression targets: e.g. ladders on soft originals (training/soften_crops.py), whose level 0
+    # is not pristine
+    ranking_train_dirs: list[str] = field(default_factory=list)
 
 
 # The architecture fields of DisentanglerConfig that a training config sets (the rest, backbone and
@@ -78,6 +82,7 @@ class FeatureFitConfig:
     margin: float = 0.02
     temperature: float = 0.05
     seed: int = 0
+    members: int = 1  # an ensemble of this many fits (seeds seed, seed + 1, ...); the score is their mean
 
 
 @dataclass

@@ -16,6 +16,8 @@ Full-batch AdamW; fits are small (N x 64 inputs) and run in seconds.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -146,7 +148,27 @@ def fit_tech_head(emb: torch.Tensor, target: torch.Tensor, better: torch.Tensor,
 def fit_feature_head(feats: torch.Tensor, better: torch.Tensor, worse: torch.Tensor, val_feats: torch.Tensor,
                      val_lad: Ladders, cfg: FeatureFitConfig = FeatureFitConfig(),
                      log: Callable[[str], None] | None = None) -> tuple[FeatureHead, list[dict[str, float]]]:
-    """FeatureHead on backbone features (N, D_in) with the ladder ranking loss over the (better, worse) index
+    """FeatureHead of `cfg.members` members, each fitted by `fit_feature_member` with seed cfg.seed + k
+    (an ensemble over seeds: the fits differ by initialisation, pair order and dropout). Returns (head in
+    eval mode, per-epoch history of every member, each entry with its `member`)."""
+    members, history = [], []
+    for k in range(cfg.members):
+        if log and cfg.members > 1:
+            log(f"feature head member {k + 1}/{cfg.members}")
+        h, hist = fit_feature_member(feats, better, worse, val_feats, val_lad,
+                                     dataclasses.replace(cfg, seed=cfg.seed + k), log)
+        members.append(h)
+        history += [{"member": k, **e} for e in hist]
+    head = FeatureHead.ensemble(members)
+    for p in head.parameters():
+        p.requires_grad_(False)
+    return head.eval(), history
+
+
+def fit_feature_member(feats: torch.Tensor, better: torch.Tensor, worse: torch.Tensor, val_feats: torch.Tensor,
+                       val_lad: Ladders, cfg: FeatureFitConfig = FeatureFitConfig(),
+                       log: Callable[[str], None] | None = None) -> tuple[FeatureHead, list[dict[str, float]]]:
+    """One-member FeatureHead on backbone features (N, D_in) with the ladder ranking loss over the (better, worse) index
     pairs, minibatches of pairs, dropout on the standardised features, AdamW with a cosine learning-rate
     decay to 0 over the run; the epoch with the best mean
     within-ladder SRCC on the validation ladders (val_feats (M, D_in), val_lad) is kept.
@@ -161,7 +183,7 @@ def fit_feature_head(feats: torch.Tensor, better: torch.Tensor, worse: torch.Ten
         torch.manual_seed(cfg.seed)
         head = FeatureHead(feats.shape[1], hidden=cfg.hidden)
         head.set_standardisation(feats)
-        opt = torch.optim.AdamW(head.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = torch.optim.AdamW(head.nets[0].parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         steps = cfg.epochs * -(-better.numel() // cfg.batch_pairs)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)  # decays to 0: late epochs settle
         best, best_state, history = -2.0, copy.deepcopy(head.state_dict()), []
@@ -172,7 +194,7 @@ def fit_feature_head(feats: torch.Tensor, better: torch.Tensor, worse: torch.Ten
                 sel = perm[k : k + cfg.batch_pairs]
                 ids, inv = torch.unique(torch.cat([better[sel], worse[sel]]), return_inverse=True)
                 z = torch.nn.functional.dropout(head.standardise(feats[ids]), cfg.dropout, training=True)
-                s = torch.sigmoid(head.net(z)).squeeze(-1)
+                s = torch.sigmoid(head.nets[0](z)).squeeze(-1)
                 loss = ranking_loss(s, inv[: len(sel)], inv[len(sel) :], cfg.margin, cfg.temperature)
                 opt.zero_grad()
                 loss.backward()

@@ -170,7 +170,8 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
                 seed: int = 0, val_rows: Sequence[Row] | None = None, val_perceptual: torch.Tensor | None = None,
                 fit_cfg: FitConfig | None = None, rank_weights: Sequence[float] = (0.0, 1.0, 3.0, 10.0),
                 log=None, features: torch.Tensor | None = None, val_features: torch.Tensor | None = None,
-                feature_cfg: FeatureFitConfig | None = None) -> dict[str, HeadChoice]:
+                feature_cfg: FeatureFitConfig | None = None, rank_rows: Sequence[Row] = (),
+                rank_features: torch.Tensor | None = None) -> dict[str, HeadChoice]:
     """Fit the heads on training rows and choose each metric's default on validation rows.
 
     Validation rows are `val_rows`/`val_perceptual` (a validation split of whole photos) or, when not
@@ -181,7 +182,9 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
     With `features` / `val_features` ((N, D_in) / (M, D_in) backbone features of the same rows, the
     disentangler's input) the tech candidates include a FeatureHead trained by ladder ranking
     ('features ranking') and the attribute candidates a FeatureAttributeHead ('features'); both need
-    validation rows, not validation photos.
+    validation rows, not validation photos. `rank_rows` / `rank_features` ((K, D_in)) add their severity
+    ladders to the FeatureHead's ranking pairs only (rows whose level 0 is not pristine, e.g. soft
+    originals: no regression target, no attribute target).
     """
     log = log or (lambda msg: None)
     if val_rows is None:
@@ -198,6 +201,8 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
     if features is not None and val_features is not None and (len(features) != len(rows)
                                                               or len(val_features) != len(val_rows)):
         raise ValueError("features / val_features need one row per training / validation row")
+    if rank_rows and (features is None or rank_features is None or len(rank_features) != len(rank_rows)):
+        raise ValueError("rank_rows need features and rank_features with one row per ranking row")
     fc = fit_cfg or FitConfig(seed=seed)
     lad_fit, lad_val = row_ladders(rows), row_ladders(val_rows)
     names, flat_p, flat_f = _flat_frames_embedded(declip)
@@ -251,7 +256,14 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
         for k, h in heads.items():
             scores[k] = tech_validation(h(val_perceptual).numpy(), lad_val)
     if features is not None and val_features is not None:
-        fh, _ = fit_feature_head(torch.cat([features, flat_f]), b, w, val_features, lad_val,
+        f_all = [features, flat_f]
+        if rank_rows:  # their ladders, indexed after the training rows and the flat frames
+            rb, rw_ = row_ladders(rank_rows).pairs()
+            off = len(rows) + len(names)
+            b, w = torch.cat([b, rb + off]), torch.cat([w, rw_ + off])
+            f_all.append(rank_features)
+            log(f"tech: {len(rank_rows)} ranking-only rows add {rb.numel()} ladder pairs to the feature head")
+        fh, _ = fit_feature_head(torch.cat(f_all), b, w, val_features, lad_val,
                                  feature_cfg or FeatureFitConfig(seed=seed), log=log)
         heads["features ranking"] = fh
         with torch.no_grad():

@@ -157,6 +157,12 @@ def _train_iqa(declip, rows, feats, out: Path, seed: int, i2t: Path, backbone, c
                 vp = declip.disentangler.embed_features(vf).perceptual
             kw = {"val_rows": val_rows, "val_perceptual": vp, "features": feats_t, "val_features": vf,
                   "feature_cfg": cfg.feature_head}
+            rank_rows = [r for d in cfg.data.ranking_train_dirs for r in read_manifest(d, splits=["train"])]
+            if rank_rows:  # ladders for the ranking heads only (e.g. soft originals)
+                print(f"ranking-only rows: {len(rank_rows)} from {cfg.data.ranking_train_dirs}", flush=True)
+                kw["rank_rows"] = rank_rows
+                kw["rank_features"] = torch.from_numpy(encode_rows(rank_rows, backbone, cfg.cache_dir,
+                                                                   progress=cfg.progress).select(cfg.model.features))
             val_desc = sorted({r["photo_id"] for r in val_rows})
         else:
             photos = sorted({r["photo_id"] for r in rows})
