@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from declip_core.io import load_image
 from declip_core.training.cli.soften_crops import main as soften_main
 from declip_core.training.data.i2t.photos import photo_id, resolve_sources
 from declip_core.training.data.photos.collect import read_crops
@@ -44,8 +45,8 @@ def test_soft_copies_keep_photo_and_split_and_differ(collection, tmp_path):
         assert name in SOFT_BASES and level in (1, 2)
         assert r["crop_id"] == f"{orig['crop_id']}~{name}{level}"
         assert (r["photo_id"], r["split"]) == (orig["photo_id"], "train")
-        a = np.asarray(Image.open(r["path"]).convert("RGB"), dtype=np.int16)
-        b = np.asarray(Image.open(orig["path"]).convert("RGB"), dtype=np.int16)
+        a = np.asarray(load_image(r["path"]), dtype=np.int16)
+        b = np.asarray(load_image(orig["path"]), dtype=np.int16)
         assert a.shape == b.shape and np.abs(a - b).mean() > 0.5
     per_source = {}
     for r in rows:

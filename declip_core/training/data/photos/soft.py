@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from declip_core.io import load_rgb_array
 from declip_core.training.data.distortions import Applied, apply_chain
 from declip_core.training.data.photos.collect import read_crops
 
@@ -55,8 +56,7 @@ def soften_crops(src: str | Path, out: str | Path, *, splits: Sequence[str] = ("
     for r in rows:
         digest = hashlib.sha256(r["crop_id"].encode()).digest()
         rng = np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
-        with Image.open(r["path"]) as im:
-            img = np.asarray(im.convert("RGB"))
+        img = load_rgb_array(r["path"])  # (H, W, 3) uint8
         for k in rng.choice(len(bases), size=per_crop, replace=False):
             name, level = bases[int(k)], int(rng.choice(levels))
             soft = apply_chain(img, [Applied(name, level)], seed=int(rng.integers(2**31)))
