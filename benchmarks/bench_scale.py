@@ -4,7 +4,7 @@
 
 Measured, on the CPU:
 * raw backbone forward: `declip.backbone.encode_image` over the already decoded, cut and normalised
-  views of the files (the shipped tech head's view policy: two native-resolution 256-px crops with v3),
+  views of the files (the shipped tech head's view policy: one native-resolution 256-px centre crop with v4),
   in batches of --batch-size images: the limit for the pipeline;
 * declip_tech end to end with the local engine (what `declip-score --engine local` runs: lazy inputs,
   decode + views in 0, 1, 2 DataLoader worker processes, one backbone pass per batch, heads, rows written

@@ -118,10 +118,11 @@ def test_case2_dtypes_score_as_float32(tech) -> None:
 # ---- case 3: alpha -----------------------------------------------------------------------------------
 
 def _rgba_with_black_transparent_border(path: Path) -> np.ndarray:
-    """400x400 RGBA PNG: a photo with a 60-px transparent border whose hidden RGB is black."""
+    """400x400 RGBA PNG: a photo with a 100-px transparent border whose hidden RGB is black (a 256-px
+    centre crop sees both the photo and the border)."""
     rgb = (_photo(400, 400)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     alpha = np.zeros((400, 400), np.uint8)
-    alpha[60:340, 60:340] = 255
+    alpha[100:300, 100:300] = 255
     rgb[alpha == 0] = 0
     rgba = np.dstack([rgb, alpha])
     Image.fromarray(rgba, "RGBA").save(path)
