@@ -75,3 +75,30 @@ def test_bad_arguments_are_clear_errors(collection, tmp_path, capsys):
     assert "crops.jsonl" in capsys.readouterr().err
     assert soften_main([str(collection), "--out", str(tmp_path / "y"), "--split", "val"]) == 0
     assert len(read_crops(tmp_path / "y")) == 2
+
+
+def test_an_existing_collection_is_never_overwritten(collection, tmp_path, capsys):
+    before = (collection / "crops.jsonl").read_text()
+    with pytest.raises(ValueError, match="already holds a collection"):
+        soften_crops(collection, collection)
+    assert soften_main([str(collection), "--out", str(collection)]) == 2
+    assert "already holds a collection" in capsys.readouterr().err
+    assert (collection / "crops.jsonl").read_text() == before
+    soften_crops(collection, tmp_path / "soft")
+    with pytest.raises(ValueError, match="already holds a collection"):
+        soften_crops(collection, tmp_path / "soft")  # no second run into the same folder
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{not json", "line 2: not JSON"),
+    ("[1, 2]", "line 2: a crop row must be a JSON object"),
+    ('{"crop_id": "x", "photo_id": "p", "file": "crops/a0.png"}', "line 2: .*missing \\['split'\\]"),
+])
+def test_a_malformed_crops_file_names_the_file_and_line(collection, tmp_path, line, message, capsys):
+    f = collection / "crops.jsonl"
+    f.write_text(f.read_text().splitlines()[0] + "\n" + line + "\n")
+    with pytest.raises(ValueError, match=message):
+        read_crops(collection)
+    assert soften_main([str(collection), "--out", str(tmp_path / "soft")]) == 2
+    err = capsys.readouterr().err
+    assert str(f) in err and "line 2" in err

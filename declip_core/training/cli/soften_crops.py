@@ -17,9 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("src", help="collection folder with crops.jsonl")
     ap.add_argument("--out", required=True, help="folder for the soft copies (crops/ and crops.jsonl)")
-    ap.add_argument("--split", action="append", default=None, help="split(s) to copy (default: train)")
-    ap.add_argument("--per-crop", type=int, default=1, help="soft copies per crop, each with another base type")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", action="append", default=None,
+                    help="a split to copy; repeat for several (default: train)")
+    ap.add_argument("--per-crop", type=int, default=1,
+                    help="soft copies per crop, each with another base type (default: 1)")
+    ap.add_argument("--seed", type=int, default=0, help="(default: 0)")
     a = ap.parse_args(argv)
 
     from declip_core.training.data.photos.soft import soften_crops
@@ -29,5 +31,5 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {n} soft copies to {a.out}")
+    print(f"soft copies written to {a.out}: {n}")
     return 0

@@ -166,13 +166,28 @@ def summarize(rows: list[dict], crop_rows: list[dict]) -> dict:
     }
 
 
+CROP_KEYS = ("crop_id", "photo_id", "split", "file")  # what every row of crops.jsonl needs
+
+
 def read_crops(root: str | Path) -> list[dict]:
-    """Rows of `crops.jsonl` with `path` (absolute) added; ValueError when the folder holds no collection."""
+    """Rows of `crops.jsonl` with `path` (absolute) added. ValueError when the folder holds no collection,
+    or naming the file and line of a row that is not a JSON object with the CROP_KEYS."""
     root = Path(root)
     f = root / "crops.jsonl"
     if not f.is_file():
         raise ValueError(f"{root}: no crops.jsonl; build it with `python training/gather_photos.py --out {root}`")
-    rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
-    for r in rows:
+    rows = []
+    for n, line in enumerate(f.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{f}, line {n}: not JSON ({e.msg})") from None
+        missing = [k for k in CROP_KEYS if k not in r] if isinstance(r, dict) else list(CROP_KEYS)
+        if missing:
+            raise ValueError(f"{f}, line {n}: a crop row must be a JSON object with {list(CROP_KEYS)}; "
+                             f"missing {missing}")
         r["path"] = str((root / r["file"]).resolve())
+        rows.append(r)
     return rows

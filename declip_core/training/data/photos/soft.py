@@ -36,8 +36,9 @@ def soften_crops(src: str | Path, out: str | Path, *, splits: Sequence[str] = ("
 
     Each copy takes a distinct base type of `bases` (seeded per crop) at a level drawn from `levels`; its
     crop id is '<source crop id>~<type><level>'. Returns the number of copies written. Raises ValueError
-    for an unknown base type, a level outside 1..5, per_crop outside 1..len(bases), or a source without
-    crops of those splits."""
+    for an unknown base type, a level outside 1..5, per_crop outside 1..len(bases), a source without crops
+    of those splits or with a malformed crops.jsonl, or an `out` that already holds a collection (the source
+    included: it is never overwritten)."""
     from declip_core.training.data.distortions import DISTORTIONS
 
     unknown = sorted(set(bases) - set(DISTORTIONS))
@@ -46,11 +47,13 @@ def soften_crops(src: str | Path, out: str | Path, *, splits: Sequence[str] = ("
     if not levels or any(not 1 <= int(lv) <= 5 for lv in levels):
         raise ValueError(f"soft base levels must be in 1..5, got {list(levels)}")
     if not 1 <= per_crop <= len(bases):
-        raise ValueError(f"per_crop must be in 1..{len(bases)}, got {per_crop}")
+        raise ValueError(f"per_crop (--per-crop) must be in 1..{len(bases)}, got {per_crop}")
+    out = Path(out)
+    if (out / "crops.jsonl").exists():
+        raise ValueError(f"{out}: already holds a collection (crops.jsonl); choose an empty --out folder")
     rows = [r for r in read_crops(src) if r["split"] in set(splits)]
     if not rows:
         raise ValueError(f"{src}: no crops in split(s) {list(splits)}")
-    out = Path(out)
     (out / "crops").mkdir(parents=True, exist_ok=True)
     written: list[dict] = []
     for r in rows:
