@@ -90,9 +90,9 @@ def test_an_existing_collection_is_never_overwritten(collection, tmp_path, capsy
 
 
 @pytest.mark.parametrize("line, message", [
-    ("{not json", "line 2: not JSON"),
-    ("[1, 2]", "line 2: a crop row must be a JSON object"),
-    ('{"crop_id": "x", "photo_id": "p", "file": "crops/a0.png"}', "line 2: .*missing \\['split'\\]"),
+    ("{not json", ":2: not valid JSON"),
+    ("[1, 2]", ":2: a crop row must be a JSON object"),
+    ('{"crop_id": "x", "photo_id": "p", "file": "crops/a0.png"}', ":2: .*missing \\['split'\\]"),
 ])
 def test_a_malformed_crops_file_names_the_file_and_line(collection, tmp_path, line, message, capsys):
     f = collection / "crops.jsonl"
@@ -101,4 +101,4 @@ def test_a_malformed_crops_file_names_the_file_and_line(collection, tmp_path, li
         read_crops(collection)
     assert soften_main([str(collection), "--out", str(tmp_path / "soft")]) == 2
     err = capsys.readouterr().err
-    assert str(f) in err and "line 2" in err
+    assert f"{f}:2:" in err

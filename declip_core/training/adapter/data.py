@@ -11,7 +11,6 @@ This is the Hugging Face `imagefolder` layout, so such a folder also loads with 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from declip_core.io import load_image
+from declip_core.training.data.jsonl import jsonl_rows
 from declip_core.transforms import pil_to_tensor01
 
 METADATA_FILE = "metadata.jsonl"
@@ -54,13 +54,7 @@ def read_captioned_folder(root: str | Path) -> list[CaptionedImage]:
         raise ValueError(f"{root}: neither a {METADATA_FILE} (one JSON object per line with file_name and text) "
                          "nor an I&2T set (shards with metadata.parquet)")
     out: list[CaptionedImage] = []
-    for i, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{meta}:{i}: not valid JSON ({e})") from e
+    for i, row in jsonl_rows(meta):
         if not isinstance(row, dict) or not isinstance(row.get("file_name"), str) or not isinstance(row.get("text"), str):
             raise ValueError(f"{meta}:{i}: needs string fields 'file_name' and 'text'")
         ptext = row.get("perceptual_text", "")

@@ -176,17 +176,13 @@ def read_crops(root: str | Path) -> list[dict]:
     f = root / "crops.jsonl"
     if not f.is_file():
         raise ValueError(f"{root}: no crops.jsonl; build it with `python training/gather_photos.py --out {root}`")
+    from declip_core.training.data.jsonl import jsonl_rows
+
     rows = []
-    for n, line in enumerate(f.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{f}, line {n}: not JSON ({e.msg})") from None
+    for n, r in jsonl_rows(f):
         missing = [k for k in CROP_KEYS if k not in r] if isinstance(r, dict) else list(CROP_KEYS)
         if missing:
-            raise ValueError(f"{f}, line {n}: a crop row must be a JSON object with {list(CROP_KEYS)}; "
+            raise ValueError(f"{f}:{n}: a crop row must be a JSON object with {list(CROP_KEYS)}; "
                              f"missing {missing}")
         r["path"] = str((root / r["file"]).resolve())
         rows.append(r)
