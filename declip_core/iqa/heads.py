@@ -125,7 +125,7 @@ class FeatureHead(_StandardisedFeatures):
             raise ValueError("ensemble needs at least one head")
         first = heads[0]
         for h in heads[1:]:
-            if h.mean.shape != first.mean.shape or not (torch.equal(h.mean, first.mean) and torch.equal(h.std, first.std)):
+            if not (torch.equal(h.mean, first.mean) and torch.equal(h.std, first.std)):
                 raise ValueError("ensemble members need the same feature width and standardisation")
         out = cls(first.mean.shape[0], hidden=first.nets[0][0].out_features, members=sum(len(h.nets) for h in heads))
         out.load_state_dict({"mean": first.mean, "std": first.std,

@@ -94,7 +94,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    feature_head: FeatureFitConfig = field(default_factory=lambda: FeatureFitConfig())  # tech FeatureHead candidate
+    feature_head: FeatureFitConfig = field(default_factory=FeatureFitConfig)  # tech FeatureHead candidate
     train_iqa: bool = True
     evaluate: bool = True
     progress: bool = True

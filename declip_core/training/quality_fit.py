@@ -16,11 +16,10 @@ Full-batch AdamW; fits are small (N x 64 inputs) and run in seconds.
 """
 from __future__ import annotations
 
-import dataclasses
-
+import copy
 import math
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -156,7 +155,7 @@ def fit_feature_head(feats: torch.Tensor, better: torch.Tensor, worse: torch.Ten
         if log and cfg.members > 1:
             log(f"feature head member {k + 1}/{cfg.members}")
         h, hist = fit_feature_member(feats, better, worse, val_feats, val_lad,
-                                     dataclasses.replace(cfg, seed=cfg.seed + k), log)
+                                     replace(cfg, seed=cfg.seed + k), log)
         members.append(h)
         history += [{"member": k, **e} for e in hist]
     head = FeatureHead.ensemble(members)
@@ -177,8 +176,6 @@ def fit_feature_member(feats: torch.Tensor, better: torch.Tensor, worse: torch.T
     if feats.ndim != 2 or better.numel() == 0 or len(val_lad.idx) == 0 or cfg.epochs < 1:
         raise ValueError(f"need features (N, D), ranking pairs, validation ladders and epochs >= 1; got "
                          f"{tuple(feats.shape)}, {better.numel()} pairs, {len(val_lad.idx)} ladder rows, {cfg.epochs}")
-    import copy
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         head = FeatureHead(feats.shape[1], hidden=cfg.hidden)

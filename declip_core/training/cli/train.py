@@ -168,6 +168,9 @@ def _train_iqa(declip, rows, feats, out: Path, seed: int, i2t: Path, backbone, c
             photos = sorted({r["photo_id"] for r in rows})
             kw = {"val_photos": set(photos[::5])}  # every fifth training photo validates the head choice
             val_desc = sorted(kw["val_photos"])
+            if cfg.data.ranking_train_dirs:  # they feed the feature head, which needs validation rows
+                print(f"note: data.ranking_train_dirs {cfg.data.ranking_train_dirs} not used: no validation rows, "
+                      "so no feature head is trained (set data.val_i2t_dir)", flush=True)
         choices = train_heads(declip, rows, perc, seed=seed, log=lambda m: print(m, flush=True), **kw)
     finally:
         torch.set_num_threads(threads)

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from declip_core.hashing import sha256_file
+from declip_core.training.data.jsonl import jsonl_rows
 from declip_core.training.data.photos.crops import CROP, assign_splits, plan_crops
 from declip_core.training.data.photos.dedup import dhash, group_duplicates
 from declip_core.training.data.photos.packages import (
@@ -176,8 +177,6 @@ def read_crops(root: str | Path) -> list[dict]:
     f = root / "crops.jsonl"
     if not f.is_file():
         raise ValueError(f"{root}: no crops.jsonl; build it with `python training/gather_photos.py --out {root}`")
-    from declip_core.training.data.jsonl import jsonl_rows
-
     rows = []
     for n, r in jsonl_rows(f):
         missing = [k for k in CROP_KEYS if k not in r] if isinstance(r, dict) else list(CROP_KEYS)

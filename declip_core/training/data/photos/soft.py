@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from declip_core.io import load_rgb_array
-from declip_core.training.data.distortions import Applied, apply_chain
+from declip_core.training.data.distortions import DISTORTIONS, Applied, apply_chain
 from declip_core.training.data.photos.collect import read_crops
 
 # Degradations a "clean" photo commonly carries: softness, grain, compression, underexposure.
@@ -39,8 +39,6 @@ def soften_crops(src: str | Path, out: str | Path, *, splits: Sequence[str] = ("
     for an unknown base type, a level outside 1..5, per_crop outside 1..len(bases), a source without crops
     of those splits or with a malformed crops.jsonl, or an `out` that already holds a collection (the source
     included: it is never overwritten)."""
-    from declip_core.training.data.distortions import DISTORTIONS
-
     unknown = sorted(set(bases) - set(DISTORTIONS))
     if unknown:
         raise ValueError(f"unknown soft base type(s) {unknown}; choose from {sorted(DISTORTIONS)}")
