@@ -6,6 +6,8 @@ from __future__ import annotations
 METRICS: tuple[str, ...] = ("tech", "aes")  # technical quality, aesthetic quality
 # the technical-quality attributes scored zero-shot (keys of declip_core.iqa.prompts.TECH_PROMPTS)
 ATTRIBUTES: tuple[str, ...] = ("sharpness", "noise", "exposure", "colour", "contrast", "compression")
+# the aesthetic attributes of declip_aes (AADB names; the groups of declip_core.training.data.aesthetic_edits)
+AES_ATTRIBUTES: tuple[str, ...] = ("composition", "lighting", "colour_harmony")
 ZERO_SHOT_HEAD = "zeroshot"  # the head built from antonym prompts, needs no trained weights
 HEAD_KIND = "iqa_head"  # checkpoint kind of a quality head
 DECLIP_KIND = "declip"  # checkpoint kind of a DeCLIP disentangler

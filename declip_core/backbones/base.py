@@ -5,12 +5,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from declip_core.preprocess import PreprocessConfig
 from declip_core.transforms import tensor_preprocess
 
-__all__ = ["Backbone", "BackboneInfo", "ImageFeatures", "PreprocessConfig"]
+__all__ = ["Backbone", "BackboneInfo", "ImageFeatures", "PreprocessConfig", "encode_grid", "local_features"]
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,15 @@ class ImageFeatures:
         several depths: where blur, noise and blocking still show.
     levels: the intermediate feature maps themselves, each (B, C_i, H_i, W_i).
     logits: (B, 1000) ImageNet logits where the tower has a classifier, else None.
+    final: (B, image_dim, h, w) the tower's last feature map, whose spatial mean is `pooled` (with_levels=True,
+        towers with one: `lite`), else None.
     """
 
     pooled: torch.Tensor
     stats: torch.Tensor
     levels: list[torch.Tensor] = field(default_factory=list)
     logits: torch.Tensor | None = None
+    final: torch.Tensor | None = None
 
     def vector(self) -> torch.Tensor:
         """(B, image_dim + stats_dim): the coarse feature the disentangler reads."""
@@ -102,3 +106,34 @@ def encode_pooled_stats(backbone: "Backbone", x: torch.Tensor) -> tuple[torch.Te
         return torch.cat([f.pooled for f in parts]), torch.cat([f.stats for f in parts])
     f = backbone.encode_image(x)
     return f.pooled, f.stats
+
+
+def local_features(f: ImageFeatures, grid: int) -> torch.Tensor:
+    """Per-cell features of a grid x grid split of the image: (B, grid * grid, image_dim + stats_dim), row-major,
+    in the layout of ImageFeatures.vector(): the cell's mean of the last feature map (`pooled` for every cell
+    when the tower has none), then per level the cell's per-channel mean and (biased) std.
+    Needs `levels` (encode_image(with_levels=True)); ValueError without them or for grid < 1."""
+    if grid < 1 or (f.stats.shape[1] and not f.levels):
+        raise ValueError(f"local features need grid >= 1 and the levels (with_levels=True); got grid={grid}, "
+                         f"{len(f.levels)} levels")
+    b = f.pooled.shape[0]
+    if f.final is not None:
+        top = F.adaptive_avg_pool2d(f.final, grid).flatten(2).transpose(1, 2)  # (B, g*g, image_dim)
+    else:
+        top = f.pooled[:, None, :].expand(b, grid * grid, -1)
+    parts = [top]
+    for m in f.levels:
+        mean = F.adaptive_avg_pool2d(m, grid)  # (B, C, g, g)
+        var = (F.adaptive_avg_pool2d(m * m, grid) - mean * mean).clamp_min(0.0)
+        parts += [mean.flatten(2).transpose(1, 2), var.sqrt().flatten(2).transpose(1, 2)]  # (B, g*g, C) each
+    return torch.cat(parts, dim=2)
+
+
+def encode_grid(backbone: "Backbone", x: torch.Tensor, grid: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 3, S, S) normalised for the backbone -> (vector (B, D), local (B, grid * grid, D)) from one pass:
+    ImageFeatures.vector() and local_features (D = image_dim + stats_dim); on the CPU in calls of CPU_CHUNK."""
+    if x.device.type == "cpu" and x.shape[0] > CPU_CHUNK:
+        parts = [encode_grid(backbone, c, grid) for c in x.split(CPU_CHUNK)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    f = backbone.encode_image(x, with_levels=True)
+    return f.vector(), local_features(f, grid)

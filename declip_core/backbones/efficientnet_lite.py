@@ -144,10 +144,15 @@ class LiteTower(nn.Module):
         self.head_dim = model.num_features
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        pooled, logits, maps, _ = self.forward_all(x)
+        return pooled, logits, maps
+
+    def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], torch.Tensor]:
+        """forward's outputs and the last feature map (B, C_head, H/32, W/32), whose spatial mean is `pooled`."""
         x = x.contiguous(memory_format=torch.channels_last)
         h, maps = self.model.forward_intermediates(x, indices=self.stat_indices, extra_blocks=True)
         pooled = self.model.forward_head(h, pre_logits=True)  # (B, C_head)
-        return pooled, self.model.classifier(pooled), maps
+        return pooled, self.model.classifier(pooled), maps, h
 
 
 def load_tower(variant: str = "lite0", path: Path | None = None, check_sha256: bool = True) -> tuple[LiteTower, str]:

@@ -90,9 +90,10 @@ class LiteBackbone(Backbone):
     def encode_image(self, images: torch.Tensor, with_levels: bool = False) -> ImageFeatures:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected preprocessed images (B, 3, H, W), got {tuple(images.shape)}")
-        pooled, logits, maps = self.image_tower(images)  # (B, C_head), (B, 1000), [(B, C_i, H_i, W_i)]
+        # (B, C_head), (B, 1000), [(B, C_i, H_i, W_i)], (B, C_head, H/32, W/32)
+        pooled, logits, maps, final = self.image_tower.forward_all(images)
         return ImageFeatures(pooled=pooled, stats=channel_stats(maps), levels=maps if with_levels else [],
-                             logits=logits)
+                             logits=logits, final=final if with_levels else None)
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         return self._text()(texts)

@@ -56,7 +56,7 @@ class TinyBackbone(Backbone):
         h2 = F.gelu(self.c2(h1))  # (B, 16, H/4, W/4)
         h3 = F.gelu(self.c3(h2))  # (B, 32, H/8, W/8)
         return ImageFeatures(pooled=h3.mean(dim=(2, 3)), stats=channel_stats([h1, h2]),
-                             levels=[h1, h2] if with_levels else [])
+                             levels=[h1, h2] if with_levels else [], final=h3 if with_levels else None)
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         dev = self.text_table.weight.device
