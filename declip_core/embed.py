@@ -41,14 +41,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from declip_core.backbones.base import PreprocessConfig
 from declip_core.io import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, load_image_bytes
-from declip_core.iqa.views import ViewPolicy, make_views
+from declip_core.iqa.views import ViewPolicy, make_views, pil_fragment_mosaic
 from declip_core.transforms import pil_resize, pil_to_tensor01
 
 if TYPE_CHECKING:
     from declip_core.inference import DeCLIP
 
 _HERE = "declip_core/embed.py"
-OUTPUTS = ("perceptual", "semantic", "features")
+OUTPUTS = ("perceptual", "semantic", "features", "grid")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -97,6 +97,10 @@ def _views_of(img: Image.Image | torch.Tensor, cfg: PreprocessConfig, view: View
 
             return resize_tensor01(img.unsqueeze(0), cfg)
         return pil_to_tensor01(pil_resize(img, cfg)).unsqueeze(0)
+    if isinstance(img, Image.Image) and view.policy == "fragments":  # native fragments, cut in 8 bits
+        from declip_core.transforms import resize_tensor01
+
+        return resize_tensor01(pil_fragment_mosaic(img, view).unsqueeze(0), cfg)  # (1, 3, S, S)
     if isinstance(img, Image.Image):
         w, h = img.size
         if min(w, h) > view.max_side:  # shrink in PIL first: a 50-MP float tensor is not needed
@@ -139,6 +143,7 @@ class Embedded:
     perceptual: tuple[torch.Tensor, ...] = ()
     semantic: tuple[torch.Tensor, ...] = ()
     features: tuple[torch.Tensor, ...] = ()
+    grid: tuple[torch.Tensor, ...] = ()  # per view spec: per-cell features (K_v, C, D) (DeCLIP.grid_features)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -169,8 +174,11 @@ def _forward(declip: DeCLIP, x01: torch.Tensor, outputs: Sequence[str], precisio
     dtype = PRECISIONS[precision]
     ctx = torch.autocast(dev.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
     with torch.inference_mode(), ctx:
-        feats = declip.features(x01.to(dev), checked=False)  # (N, D) one backbone pass
         out: dict[str, torch.Tensor] = {}
+        if "grid" in outputs:  # (N, D) and per-cell (N, C, D) from one backbone pass
+            feats, out["grid"] = declip.grid_features(x01.to(dev), checked=False)
+        else:
+            feats = declip.features(x01.to(dev), checked=False)  # (N, D) one backbone pass
         if "perceptual" in outputs or "semantic" in outputs:
             e = declip.embed_features(feats)
             if "perceptual" in outputs:

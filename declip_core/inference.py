@@ -12,12 +12,14 @@ from PIL import Image
 from torch import nn
 
 from declip_core.backbones import Backbone, PreprocessConfig, create_backbone
-from declip_core.backbones.base import encode_pooled_stats
+from declip_core.backbones.base import encode_grid, encode_pooled_stats
 from declip_core.constants import DECLIP_KIND
 from declip_core.checkpoint import load_checkpoint, save_checkpoint
 from declip_core.model import DisentanglerConfig, Disentangler, Embeddings, select_features
 from declip_core.inputs import as_images01
 from declip_core.transforms import pil_to_tensor01
+
+CELL = 32  # px of the backbone input per cell of per-cell features (the lite tower's last-map stride)
 
 CHECKPOINT_KIND = DECLIP_KIND
 
@@ -81,6 +83,19 @@ class DeCLIP(nn.Module):
         Raises ValueError (naming the observed min and max for values outside 0..1)."""
         x = (as_images01(images01, name="DeCLIP images") if checked else images01).to(self._device())
         return self._features_normalised(self.backbone.normalize(x))
+
+    def grid_features(self, images01: torch.Tensor, checked: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, S, S) views in 0..1 -> (features (B, D_in), local (B, G * G, D_bb)) from ONE backbone pass:
+        the projector input as `features`, and per-cell features of a G x G grid of CELL-px cells
+        (G = S // CELL; declip_core.backbones.base.local_features: 7 x 7 at 224 px). Needs the backbone's
+        full feature vector (model features 'pooled+stats'); raises ValueError otherwise or for bad input."""
+        x = (as_images01(images01, name="DeCLIP images") if checked else images01).to(self._device())
+        x = self.backbone.normalize(x)
+        vec, local = encode_grid(self.backbone, x, max(1, x.shape[-1] // CELL))
+        if self.disentangler.cfg.features != "pooled+stats":
+            raise ValueError(f"per-cell features need a DeCLIP on 'pooled+stats' features, this one reads "
+                             f"{self.disentangler.cfg.features!r}")
+        return vec, local
 
     def _features_normalised(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) already normalised for the backbone -> (B, D_in) projector input (the backbone runs

@@ -159,3 +159,56 @@ class FeatureAttributeHead(_StandardisedFeatures):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.attribute_probs(features).mean(dim=1)  # (B,)
+
+
+class GridHead(_StandardisedFeatures):
+    """(B, C, D_in) per-cell backbone features -> per-cell scores (B, C) and the image score (B,), in 0..1,
+    higher is better.
+
+    The cells are the fragments of a `fragments` view (declip_core.backbones.base.local_features: one cell per
+    32-px fragment of the 224-px mosaic, 7 x 7), each described like the whole-image feature vector (last
+    feature map's cell mean, then per level the cell's per-channel mean and std). Each cell is standardised
+    with the training cells' mean and std, projected to `proj_dim` by a fixed projection (PCA of the training
+    cells, a buffer), and scored by `members` one-hidden-layer MLPs (an ensemble; sigmoid outputs averaged).
+    The image score pools the cell scores: a softmin-weighted mean, weights softmax(-s / pool_tau) over the cells
+    (pool_tau a buffer set on validation; +inf = the plain mean), so the worst regions weigh more, as people
+    judge a picture by its defects (patch-to-picture pooling, PaQ-2-PiQ, Ying et al. 2020). The per-cell
+    scores are the quality map (declip_core.iqa.model.QualityModel.score_map) on the same scale.
+    Trained by declip_core.training.fragment_fit.
+    """
+
+    input = "grid"
+
+    def __init__(self, in_dim: int, proj_dim: int = 256, hidden: int = 128, members: int = 1,
+                 pool_tau: float = float("inf")) -> None:
+        super().__init__(in_dim)
+        if members < 1 or proj_dim < 1 or proj_dim > in_dim:
+            raise ValueError(f"need members >= 1 and 1 <= proj_dim <= in_dim, got {members}, {proj_dim}, {in_dim}")
+        self.register_buffer("proj", torch.eye(in_dim)[:, :proj_dim].clone())  # (D_in, proj_dim)
+        self.register_buffer("pool_tau", torch.tensor(float(pool_tau)))
+        self.nets = nn.ModuleList(nn.Sequential(nn.Linear(proj_dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
+                                  for _ in range(members))
+
+    def project(self, local: torch.Tensor) -> torch.Tensor:
+        """(B, C, D_in) -> (B, C, proj_dim) standardised and projected; ValueError on another shape."""
+        if local.ndim != 3 or local.shape[2] != self.mean.shape[0]:
+            raise ValueError(f"expected per-cell features (B, C, {self.mean.shape[0]}), got {tuple(local.shape)}")
+        return ((local - self.mean) / self.std) @ self.proj
+
+    def cell_scores_projected(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, C, proj_dim) projected cells -> (B, C) cell scores in 0..1 (mean over members)."""
+        return torch.stack([torch.sigmoid(net(z)).squeeze(-1) for net in self.nets]).mean(0)
+
+    def cell_scores(self, local: torch.Tensor) -> torch.Tensor:
+        """(B, C, D_in) -> (B, C) per-cell scores in 0..1."""
+        return self.cell_scores_projected(self.project(local))
+
+    def pool(self, cells: torch.Tensor) -> torch.Tensor:
+        """(B, C) cell scores -> (B,) image scores (softmin-weighted mean; the mean when pool_tau is inf)."""
+        if torch.isinf(self.pool_tau):
+            return cells.mean(dim=1)
+        w = torch.softmax(-cells / self.pool_tau, dim=1)
+        return (w * cells).sum(dim=1)
+
+    def forward(self, local: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.cell_scores(local))  # (B,)

@@ -11,22 +11,27 @@ from declip_core.constants import HEAD_KIND, LOWER_BETTER, METRICS, SCORE_RANGE
 from declip_core.checkpoint import load_checkpoint, save_checkpoint
 from declip_core.inference import DeCLIP, freeze, load_declip
 from declip_core.inputs import as_images01
-from declip_core.iqa.heads import AttributeHead, FeatureAttributeHead, FeatureHead, RegressionHead, ZeroShotHead
+from declip_core.iqa.heads import (AttributeHead, FeatureAttributeHead, FeatureHead, GridHead, RegressionHead,
+                                   ZeroShotHead)
 from declip_core.iqa.prompts import PROMPTS
 from declip_core.iqa.views import ViewPolicy, make_views
 
 
 
-PERCEPTUAL, FEATURES = "perceptual", "features"  # what a head reads (its `input`; declip_core.iqa.heads)
+PERCEPTUAL, FEATURES, GRID = "perceptual", "features", "grid"  # what a head reads (its `input`; iqa.heads)
 
 
-def _input_of(head: nn.Module, features: torch.Tensor | None, perceptual: torch.Tensor, who: str) -> torch.Tensor:
-    """The tensor `head` reads: features (B, D_in) when its `input` is 'features', else perceptual (B, P)."""
-    if getattr(head, "input", PERCEPTUAL) != FEATURES:
+def _input_of(head: nn.Module, features: torch.Tensor | None, perceptual: torch.Tensor, who: str,
+              grid: torch.Tensor | None = None) -> torch.Tensor:
+    """The tensor `head` reads: features (B, D_in) when its `input` is 'features', per-cell features
+    (B, C, D_in) when 'grid', else perceptual (B, P)."""
+    want = getattr(head, "input", PERCEPTUAL)
+    if want == PERCEPTUAL:
         return perceptual
-    if features is None:
-        raise ValueError(f"{who} reads backbone features; none were given")
-    return features
+    got = features if want == FEATURES else grid
+    if got is None:
+        raise ValueError(f"{who} reads {'backbone' if want == FEATURES else 'per-cell'} features; none were given")
+    return got
 
 
 class QualityModel(nn.Module):
@@ -76,22 +81,39 @@ class QualityModel(nn.Module):
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        """The declip_core.embed outputs scoring needs: ('perceptual',) or ('perceptual', 'features') when
-        the score head or the attribute head reads the backbone features."""
+        """The declip_core.embed outputs scoring needs: ('perceptual',), ('perceptual', 'features') when
+        the score head or the attribute head reads the backbone features, plus 'grid' when one reads per-cell
+        features (GridHead)."""
         reads = {self.head_input, getattr(self.attribute_head, "input", PERCEPTUAL)}
-        return (PERCEPTUAL, FEATURES) if FEATURES in reads else (PERCEPTUAL,)
+        if reads == {PERCEPTUAL}:
+            return (PERCEPTUAL,)
+        return (PERCEPTUAL, FEATURES, GRID) if GRID in reads else (PERCEPTUAL, FEATURES)
 
     def _embed_views(self, views01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, K, 3, S, S) views -> (features (B, K, D_in), perceptual (B, K, P)) from one backbone pass."""
+        f, p, _ = self._embed_views_grid(views01)
+        return f, p
+
+    def _embed_views_grid(self, views01: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(B, K, 3, S, S) views -> (features (B, K, D_in), perceptual (B, K, P), per-cell features
+        (B, K, C, D_in) when a head reads them, else None), from one backbone pass."""
         b, k = views01.shape[:2]
         # views come from make_views (checked input, clamp01): no second contract pass on B*K views
-        f = self.declip.features(views01.flatten(0, 1), checked=False)  # (B*K, D_in)
-        return f.view(b, k, -1), self.declip.embed_features(f).perceptual.view(b, k, -1)  # (B, K, D), (B, K, P)
+        grid = None
+        if GRID in self.outputs:
+            f, local = self.declip.grid_features(views01.flatten(0, 1), checked=False)  # (B*K, D), (B*K, C, D)
+            grid = local.view(b, k, *local.shape[1:])
+        else:
+            f = self.declip.features(views01.flatten(0, 1), checked=False)  # (B*K, D_in)
+        return f.view(b, k, -1), self.declip.embed_features(f).perceptual.view(b, k, -1), grid
 
-    def score_embedded(self, features: torch.Tensor | None, perceptual: torch.Tensor) -> torch.Tensor:
+    def score_embedded(self, features: torch.Tensor | None, perceptual: torch.Tensor,
+                       grid: torch.Tensor | None = None) -> torch.Tensor:
         """Per-view scores from already computed embeddings: features (N, D_in) (needed when head_input
-        is 'features', else may be None) and perceptual (N, P) -> (N,) in 0..1. Raises ValueError."""
-        return self.head(_input_of(self.head, features, perceptual, f"the {self.metric} head"))
+        is 'features', else may be None), perceptual (N, P) and per-cell features grid (N, C, D_in) (needed when
+        head_input is 'grid') -> (N,) in 0..1. Raises ValueError."""
+        return self.head(_input_of(self.head, features, perceptual, f"the {self.metric} head", grid))
 
     def attribute_probs_embedded(self, features: torch.Tensor | None, perceptual: torch.Tensor) -> torch.Tensor:
         """Per-view attribute P(good) from already computed embeddings: features (N, D_in) (needed when the
@@ -101,8 +123,23 @@ class QualityModel(nn.Module):
 
     def score_views(self, views01: torch.Tensor) -> torch.Tensor:
         """(B, K, 3, S, S) views -> (B,) mean of the per-view scores."""
-        f, p = self._embed_views(views01)
-        return self.score_embedded(f.flatten(0, 1), p.flatten(0, 1)).view(p.shape[0], p.shape[1]).mean(dim=1)
+        f, p, g = self._embed_views_grid(views01)
+        grid = g.flatten(0, 1) if g is not None else None
+        return self.score_embedded(f.flatten(0, 1), p.flatten(0, 1), grid).view(p.shape[0], p.shape[1]).mean(dim=1)
+
+    def score_map(self, images01: torch.Tensor, allow_out_of_range: bool = False) -> torch.Tensor:
+        """Images by the input contract -> (B, G, G) float32 per-region scores in 0..1, higher is better, on
+        the scale of `forward` (which pools them). Region (i, j) is the (i, j) cell of a G x G lattice over the
+        whole image (row-major from the top left; G = 7 for the shipped `fragments` view: each cell is judged
+        from a native-resolution 32-px fragment at that place). Differentiable. Raises ValueError when the
+        score head has no per-region scores (only a GridHead on a one-view policy has them)."""
+        if not isinstance(self.head, GridHead) or self.views.policy != "fragments":
+            raise ValueError(f"the {self.metric} model's head ({self.head_type!r}, views {self.views.policy!r}) has "
+                             "no per-region scores; a 'grid' head on a 'fragments' view has")
+        _, _, g = self._embed_views_grid(self.make_views(self.images01(images01, allow_out_of_range)))
+        cells = self.head.cell_scores(g[:, 0])  # (B, C)
+        side = round(cells.shape[1] ** 0.5)
+        return cells.view(cells.shape[0], side, side)
 
     def forward(self, images01: torch.Tensor, allow_out_of_range: bool = False) -> torch.Tensor:
         """Images by the input contract -> (B,) float32 scores in 0..1; differentiable. Raises ValueError."""
@@ -122,10 +159,11 @@ class QualityModel(nn.Module):
                               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(B,) scores as `forward` and the per-attribute P(good) as `attribute_scores`, from ONE backbone pass
         over the views (inputs as for forward). Raises ValueError."""
-        f, p = self._embed_views(self.make_views(self.images01(images01, allow_out_of_range)))  # (B,K,D), (B,K,P)
-        b, k = p.shape[:2]
+        f, p, g = self._embed_views_grid(self.make_views(self.images01(images01, allow_out_of_range)))
+        b, k = p.shape[:2]  # f (B, K, D), p (B, K, P), g (B, K, C, D) or None
         flat = p.flatten(0, 1)  # (B*K, P)
-        scores = self.score_embedded(f.flatten(0, 1), flat).view(b, k).mean(dim=1)  # (B,)
+        grid = g.flatten(0, 1) if g is not None else None
+        scores = self.score_embedded(f.flatten(0, 1), flat, grid).view(b, k).mean(dim=1)  # (B,)
         probs = self.attribute_probs_embedded(f.flatten(0, 1), flat).view(b, k, -1).mean(1)  # (B, A)
         return scores, {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
 
@@ -138,8 +176,9 @@ def default_head_tag(metric: str) -> str:
 
 
 def default_views(metric: str) -> ViewPolicy:
-    """tech: native-resolution crops (distortions live at pixel scale); aes: one whole-image view."""
-    return ViewPolicy("crops") if metric == "tech" else ViewPolicy("resize")
+    """tech: native-resolution fragments from every region (distortions live at pixel scale, anywhere in the
+    frame); aes: the whole frame (composition needs every edge). A head checkpoint's own views win."""
+    return ViewPolicy("fragments", side=32, grid=7) if metric == "tech" else ViewPolicy("whole")
 
 
 def build_anchors(declip: DeCLIP, prompts: Mapping[str, tuple[tuple[str, str], ...]]) -> tuple[list[str], torch.Tensor]:
@@ -219,6 +258,11 @@ def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
         members = len({k.split(".")[1] for k in head_t if k.startswith("nets.")})
         head = FeatureHead(_feature_width(head_t, declip, path), hidden=int(head_t["nets.0.0.weight"].shape[0]),
                            members=members)
+        head.load_state_dict(head_t, strict=True)
+    elif cfg["head_type"] == "grid":
+        members = len({k.split(".")[1] for k in head_t if k.startswith("nets.")})
+        head = GridHead(_feature_width(head_t, declip, path), proj_dim=int(head_t["proj"].shape[1]),
+                        hidden=int(head_t["nets.0.0.weight"].shape[0]), members=members)
         head.load_state_dict(head_t, strict=True)
     else:
         raise ValueError(f"{path}: unknown head type {cfg['head_type']!r}")

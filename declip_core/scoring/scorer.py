@@ -104,7 +104,8 @@ class Scorer:
                 sizes = [len(p) for p in per]
                 p = torch.cat(per)  # (sum K, P)
                 f = torch.cat([embedded[j].features[v] for j in ok]) if "features" in m.outputs else None
-                scores = torch.split(m.score_embedded(f, p).double(), sizes)  # per input (K,)
+                g = torch.cat([embedded[j].grid[v] for j in ok]) if "grid" in m.outputs else None  # (sum K, C, D)
+                scores = torch.split(m.score_embedded(f, p, g).double(), sizes)  # per input (K,)
                 for j, s in zip(ok, scores):
                     rows[j][name] = float(s.mean())
                 if self.attributes:

@@ -1,0 +1,131 @@
+"""Fitting declip_tech's GridHead: per-cell scores of a fragment mosaic, pooled, trained by ladder ranking.
+
+Input: per-cell features (N, C, D) of the training images' `fragments` views (declip_core.inference.DeCLIP.
+grid_features; float16 is fine to store), (better, worse) row pairs inside severity ladders (uniform and
+region-limited: declip_core.training.tech_data). The cells are standardised (mean and std over a sample of
+training cells) and projected to `proj_dim` by PCA of that sample (torch.pca_lowrank), both fixed buffers; each
+ensemble member (an MLP per cell, seed cfg.seed + k) is trained with the logistic ranking loss on the pooled
+image score (mean of its cell scores), minibatches of pairs, dropout on the projected cells, AdamW with a cosine
+decay; the epoch with the best within-ladder SRCC on the validation ladders is kept. The pooling temperature is
+then chosen on validation (`choose_pool_tau`).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from declip_core.iqa.heads import GridHead
+from declip_core.training.config import FeatureFitConfig
+from declip_core.training.quality_fit import Ladders
+from declip_core.training.ranking import ranking_loss, within_group_summary
+
+POOL_TAUS: tuple[float, ...] = (math.inf, 0.2, 0.1, 0.05, 0.03)  # candidates; inf = the plain mean
+
+
+def _scores(head: GridHead, local: torch.Tensor, chunk: int = 512) -> np.ndarray:
+    with torch.no_grad():
+        return torch.cat([head(c.float()) for c in local.split(chunk)]).numpy()
+
+
+def _val_srcc(head: GridHead, val_local: torch.Tensor, val_lad: Ladders) -> dict[str, float]:
+    return within_group_summary(_scores(head, val_local)[val_lad.idx], val_lad.level, val_lad.group)
+
+
+def init_grid_head(local: torch.Tensor, proj_dim: int = 256, hidden: int = 128, sample_rows: int = 2000,
+                   seed: int = 0) -> GridHead:
+    """A GridHead whose standardisation and PCA projection come from a sample of training cells."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        rows = torch.randperm(local.shape[0])[:sample_rows]
+        cells = local[rows].float().flatten(0, 1)  # (n * C, D)
+        head = GridHead(local.shape[2], proj_dim=proj_dim, hidden=hidden)
+        with torch.no_grad():
+            head.mean.copy_(cells.mean(0))
+            head.std.copy_(cells.std(0).clamp_min(1e-6))
+            _, _, v = torch.pca_lowrank((cells - head.mean) / head.std, q=proj_dim, center=False)
+            head.proj.copy_(v[:, :proj_dim])
+    return head
+
+
+def fit_grid_member(base: GridHead, local: torch.Tensor, better: torch.Tensor, worse: torch.Tensor,
+                    val_local: torch.Tensor, val_lad: Ladders, cfg: FeatureFitConfig,
+                    log: Callable[[str], None] | None = None) -> GridHead:
+    """One member on `base`'s standardisation and projection (see the module docstring)."""
+    if better.numel() == 0 or len(val_lad.idx) == 0 or cfg.epochs < 1:
+        raise ValueError(f"need ranking pairs, validation ladders and epochs >= 1; got {better.numel()} pairs, "
+                         f"{len(val_lad.idx)} ladder rows, {cfg.epochs} epochs")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        head = copy.deepcopy(base)
+        head.nets = torch.nn.ModuleList([torch.nn.Sequential(
+            torch.nn.Linear(head.proj.shape[1], cfg.hidden), torch.nn.GELU(), torch.nn.Linear(cfg.hidden, 1))])
+        opt = torch.optim.AdamW(head.nets.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        steps = cfg.epochs * -(-better.numel() // cfg.batch_pairs)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        best, best_state = -2.0, copy.deepcopy(head.state_dict())
+        for epoch in range(1, cfg.epochs + 1):
+            head.train()
+            perm = torch.randperm(better.numel())
+            for k in range(0, better.numel(), cfg.batch_pairs):
+                sel = perm[k: k + cfg.batch_pairs]
+                ids, inv = torch.unique(torch.cat([better[sel], worse[sel]]), return_inverse=True)
+                z = torch.nn.functional.dropout(head.project(local[ids].float()), cfg.dropout, training=True)
+                s = head.cell_scores_projected(z).mean(dim=1)  # (n,) pooled by the mean while training
+                loss = ranking_loss(s, inv[: len(sel)], inv[len(sel):], cfg.margin, cfg.temperature)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+            head.eval()
+            v = _val_srcc(head, val_local, val_lad)
+            if log:
+                log(f"grid head epoch {epoch}: loss {float(loss.detach()):.4f} val SRCC {v['srcc']:.3f} 2AFC {v['2afc']:.3f}")
+            if v["srcc"] > best:
+                best, best_state = v["srcc"], copy.deepcopy(head.state_dict())
+        head.load_state_dict(best_state)
+    return head.eval()
+
+
+def fit_grid_head(local: torch.Tensor, better: torch.Tensor, worse: torch.Tensor, val_local: torch.Tensor,
+                  val_lad: Ladders, cfg: FeatureFitConfig = FeatureFitConfig(), proj_dim: int = 256,
+                  log: Callable[[str], None] | None = None) -> GridHead:
+    """GridHead of cfg.members members (seeds cfg.seed + k) on one standardisation and projection, with the
+    pooling temperature chosen on the validation ladders. local: (N, C, D); val_local: (M, C, D).
+    Raises ValueError without pairs or validation ladders."""
+    if local.ndim != 3 or val_local.ndim != 3:
+        raise ValueError(f"need per-cell features (N, C, D), got {tuple(local.shape)} and {tuple(val_local.shape)}")
+    base = init_grid_head(local, proj_dim=proj_dim, hidden=cfg.hidden, seed=cfg.seed)
+    nets = []
+    for k in range(cfg.members):
+        if log and cfg.members > 1:
+            log(f"grid head member {k + 1}/{cfg.members}")
+        m = fit_grid_member(base, local, better, worse, val_local, val_lad, FeatureFitConfig(
+            **{**cfg.__dict__, "seed": cfg.seed + k}), log)
+        nets.append(m.nets[0])
+    head = GridHead(local.shape[2], proj_dim=proj_dim, hidden=cfg.hidden, members=len(nets))
+    head.load_state_dict({"mean": base.mean, "std": base.std, "proj": base.proj, "pool_tau": base.pool_tau,
+                          **{f"nets.{i}.{k}": v for i, n in enumerate(nets) for k, v in n.state_dict().items()}})
+    choose_pool_tau(head, val_local, val_lad, log=log)
+    for p in head.parameters():
+        p.requires_grad_(False)
+    return head.eval()
+
+
+def choose_pool_tau(head: GridHead, val_local: torch.Tensor, val_lad: Ladders, taus: Sequence[float] = POOL_TAUS,
+                    log: Callable[[str], None] | None = None) -> float:
+    """Set head.pool_tau to the candidate with the best validation within-ladder SRCC (ties: the first, i.e. the
+    mean); returns it."""
+    best, best_tau = -2.0, taus[0]
+    for tau in taus:
+        head.pool_tau.fill_(tau)
+        v = _val_srcc(head, val_local, val_lad)
+        if log:
+            log(f"pool_tau {tau}: val SRCC {v['srcc']:.3f} 2AFC {v['2afc']:.3f}")
+        if v["srcc"] > best + 1e-9:
+            best, best_tau = v["srcc"], tau
+    head.pool_tau.fill_(best_tau)
+    return best_tau
