@@ -1,5 +1,9 @@
 """Tiny, randomly initialised DeCLIP parts for fast tests (no weights, deterministic per seed).
 
+Test support, not inference: no module of the inference package imports it (tests/test_import_boundaries.py),
+and it may use training helpers (the scoped RNG of declip_core.training.runtime). It lives in the package,
+not under tests/, so that subprocesses, benchmarks and the ComfyUI test scripts can import it.
+
 `TinyBackbone` is a real Backbone implementation (a 3-layer conv net and a hashed
 character-trigram text encoder), so code under test runs the same paths as with `lite`.
 """

@@ -18,10 +18,11 @@ The crop side changes continuously with the image size, so the score does too (n
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 import torch
 
-from declip_core.backbones.base import PreprocessConfig
+from declip_core.preprocess import PreprocessConfig
 from declip_core.transforms import clamp01, resize_tensor01
 
 POLICIES = ("resize", "crops")
@@ -96,3 +97,15 @@ def make_views(images01: torch.Tensor, vp: ViewPolicy, cfg: PreprocessConfig) ->
     crops = torch.stack([images01[:, :, t : t + c, l : l + c] for t, l, c in crop_boxes(h, w, vp)], dim=1)
     b, k = crops.shape[:2]  # crops: (B, K, 3, c, c), all of one size: resized in one call
     return resize_tensor01(crops.flatten(0, 1), cfg).unflatten(0, (b, k))  # (B, K, 3, S, S)
+
+
+def mean_over_views(per_view: torch.Tensor, counts: Sequence[int]) -> torch.Tensor:
+    """The score of an input is the mean over its views: per-view values (sum K_i, ...) of consecutive inputs,
+    input i holding K_i = counts[i] rows -> (len(counts), ...) their means, in the dtype given. Raises
+    ValueError when the counts do not add up to the rows or one is < 1."""
+    counts = [int(k) for k in counts]
+    if not counts or min(counts) < 1 or sum(counts) != per_view.shape[0]:
+        raise ValueError(f"view counts {counts} do not split {per_view.shape[0]} per-view rows")
+    if len(set(counts)) == 1:  # every input has K views: one reshape, one mean
+        return per_view.unflatten(0, (len(counts), counts[0])).mean(dim=1)
+    return torch.stack([p.mean(dim=0) for p in torch.split(per_view, counts)])

@@ -204,7 +204,7 @@ def test_pyiqa_command_default_weights(photo_folder: Path) -> None:
 def tiny_metric():
     import pyiqa
 
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     return pyiqa.create_metric("declip_tech", declip=tiny_declip(), head="zeroshot", device="cpu")
 
@@ -234,7 +234,7 @@ def test_metadata_and_attribute_scores(tiny_metric) -> None:
 def test_as_loss_gradients() -> None:
     import pyiqa
 
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     loss = pyiqa.create_metric("declip_aes", as_loss=True, declip=tiny_declip(), head="zeroshot", device="cpu")
     x = torch.rand(2, 3, 32, 32, requires_grad=True)
@@ -247,7 +247,7 @@ def test_as_loss_gradients() -> None:
 def test_attribute_metric_and_errors() -> None:
     import pyiqa
 
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     dc = tiny_declip()
     full = pyiqa.create_metric("declip_tech", declip=dc, head="zeroshot", device="cpu")

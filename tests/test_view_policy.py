@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from declip_core.backbones.base import PreprocessConfig
-from declip_core.iqa.views import ViewPolicy, crop_boxes, crop_side, make_views, n_views
+from declip_core.views import ViewPolicy, crop_boxes, crop_side, make_views, n_views
 from declip_core.samples import sample_path
 from declip_core.transforms import pil_to_tensor01
 

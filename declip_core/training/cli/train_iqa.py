@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                          "aes: one resized view)")
     a = ap.parse_args(argv)
 
-    from declip_core.iqa.views import ViewPolicy
+    from declip_core.views import ViewPolicy
     from declip_core.training.mos import train_mos
 
     try:

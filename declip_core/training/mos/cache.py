@@ -11,7 +11,7 @@ import numpy as np
 
 from declip_core.array_cache import ShardedArrayCache
 from declip_core.inference import DeCLIP
-from declip_core.iqa.views import ViewPolicy
+from declip_core.views import ViewPolicy
 from declip_core.training.mos.embed import (
     ViewEmbeddings,
     _file_key,
