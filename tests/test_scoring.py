@@ -127,7 +127,8 @@ def test_cli_attributes_and_embedding(folder: Path, tmp_path: Path) -> None:
     assert main([str(folder / "im000.jpg"), "--out", str(tmp_path / "r.csv"), "--embedding"]) == 2
 
 
-def test_cli_small_job_table_and_json(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_small_job_table_and_json(folder: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """`--out -` prints a table, `--json` one JSON object; both hold what the table files hold."""
     args = [str(folder), str(folder / "missing.png"), "--metric", "tech", "--metric", "aes", "--workers", "0"]
     assert main([*args, "--json"]) == 1
@@ -146,6 +147,9 @@ def test_cli_small_job_table_and_json(folder: Path, capsys: pytest.CaptureFixtur
     assert float(first.split()[1]) == pytest.approx(out["scores"][str(folder / "im000.jpg")]["tech"], abs=5e-4)
     assert "scored 6, failed 2, skipped 1 files without an image extension" in table
     assert any("missing.png: " in line and "no such file" in line for line in table)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # small jobs need no table library (the scale extra)
+    assert main([str(folder / "im000.jpg"), "--out", "-", "--workers", "0"]) == 0
+    assert "scored 1, failed 0" in capsys.readouterr().out
 
 
 def test_cli_bad_arguments(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],

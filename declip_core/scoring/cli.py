@@ -88,8 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     metrics = list(dict.fromkeys(args.metric or ["tech"]))
     from declip_core.device import resolve_device
-    from declip_core.scoring.progress import Progress
     from declip_core.scoring.printed import PrintedResults
+    from declip_core.scoring.progress import Progress
     from declip_core.scoring.ray_engine import MissingExtra
     from declip_core.scoring.scorer import build_scorer
     from declip_core.scoring.sink import ResultSink
@@ -105,8 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail("give --out FILE (a resumable table), --out - (print a table) or --json (print JSON)")
     printed = args.json or args.out == "-"
     try:
-        import pyarrow  # noqa: F401
         import tqdm  # noqa: F401
+        if not printed:  # only the result tables need pyarrow
+            import pyarrow  # noqa: F401
     except ImportError as e:
         return fail(f"declip-score needs pyarrow and tqdm ({e}): pip install 'declip[scale]'")
     if args.batch_size < 1 or args.workers < 0 or args.actors < 1:
@@ -165,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, old)
     summary = progress.close()
     summary.not_images = skipped.not_images
-    if printed:
+    if isinstance(sink, PrintedResults):
         print(sink.report(skipped.not_images))
     elif not args.no_summary:
         print(summary.line(args.out), file=sys.stderr)
