@@ -1,11 +1,18 @@
-"""How a quality model looks at an image: one resized view, or native-resolution crops.
+"""How a quality model looks at an image: native-resolution fragments, native crops, or one whole-image view.
 
 Distortions live at the pixel scale: downscaling a 12-MP photo to 224 px hides blur and noise.
 The I&2T training images are distorted 256-px crops seen at (almost) native scale, so the `crops`
 policy scores native-resolution square crops (`layout`: one at the centre, two opposite corners, the
 four corners and the centre, or an n x n grid), each resized to the backbone input exactly as in
 training, and averages their scores.
-`resize` is one whole-image view (used for aesthetics, where composition matters).
+`resize` is one view of the whole image by the backbone's own rule (shortest side + centre crop); `whole` is
+the full frame squashed to the backbone input (nothing cut away: composition needs every edge; `declip_aes`).
+
+`fragments` (grid mini-patch sampling, FAST-VQA / FasterVQA, Wu et al. 2022): a `grid` x `grid` lattice of
+native-resolution `side` x `side` patches, evenly spread from corner to corner (so every region of the image is
+sampled at any size, at a cost that does not grow with the pixel count), spliced into one
+(grid * side)-px mosaic. At (grid * side) px the mosaic is the image itself; larger images give gaps between
+fragments, smaller ones overlapping fragments: the layout changes continuously with the size (no threshold).
 
 The crop side changes continuously with the image size, so the score does too (no policy switch):
     c = min(short, side * max(1, short / max_side))
@@ -17,7 +24,7 @@ The crop side changes continuously with the image size, so the score does too (n
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 import torch
@@ -25,16 +32,18 @@ import torch
 from declip_core.preprocess import PreprocessConfig
 from declip_core.transforms import clamp01, resize_tensor01
 
-POLICIES = ("resize", "crops")
+POLICIES = ("resize", "crops", "whole", "fragments")
 LAYOUTS = ("centre", "pair", "five", "grid")
 
 
 @dataclass(frozen=True)
 class ViewPolicy:
-    """policy: 'crops' or 'resize'. side: crop side in pixels at native scale (>= 8).
+    """policy: 'crops', 'resize', 'whole' or 'fragments'. side: crop (or fragment) side in pixels at native
+    scale (>= 8).
     max_side: shorter sides above this are seen downscaled to it (crops grow by short / max_side).
     layout: 'centre' (one crop at the centre), 'pair' (top-left and bottom-right corners), 'five' (4 corners
-    + centre) or 'grid' (grid x grid evenly spaced crops, corners included)."""
+    + centre) or 'grid' (grid x grid evenly spaced crops, corners included). grid: crops per side of the 'grid'
+    layout, and fragments per side of the 'fragments' policy."""
 
     policy: str = "resize"
     side: int = 256
@@ -77,9 +86,26 @@ def crop_boxes(h: int, w: int, vp: ViewPolicy) -> list[tuple[int, int, int]]:
 
 def n_views(h: int, w: int, vp: ViewPolicy) -> int:
     """Number of views an (h, w) image gives (the same for every size)."""
-    if vp.policy == "resize":
+    if vp.policy in ("resize", "whole", "fragments"):
         return 1
     return {"centre": 1, "pair": 2, "five": 5}.get(vp.layout, vp.grid * vp.grid)
+
+
+def fragment_starts(n: int, vp: ViewPolicy) -> list[int]:
+    """Start offsets of the `vp.grid` fragments along a side of n >= 1 px: evenly spread from 0 to n - f,
+    f = min(vp.side, n) (the fragment side actually used)."""
+    f = min(vp.side, n)
+    return [round(i * (n - f) / (vp.grid - 1)) for i in range(vp.grid)]
+
+
+def fragment_mosaic(images01: torch.Tensor, vp: ViewPolicy) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, 3, grid * f, grid * f) mosaic of native-resolution fragments (f = min(side, H, W));
+    differentiable (a gather of pixels, no resampling)."""
+    h, w = images01.shape[-2:]
+    tops, lefts = fragment_starts(h, vp), fragment_starts(w, vp)
+    f = min(vp.side, h, w)
+    rows = [torch.cat([images01[:, :, t : t + f, l : l + f] for l in lefts], dim=3) for t in tops]
+    return torch.cat(rows, dim=2)
 
 
 def make_views(images01: torch.Tensor, vp: ViewPolicy, cfg: PreprocessConfig) -> torch.Tensor:
@@ -87,6 +113,10 @@ def make_views(images01: torch.Tensor, vp: ViewPolicy, cfg: PreprocessConfig) ->
     if images01.ndim != 4 or images01.shape[1] != 3:
         raise ValueError(f"expected images (B, 3, H, W) in 0..1, got {tuple(images01.shape)}")
     h, w = images01.shape[-2:]
+    if vp.policy == "whole":
+        return resize_tensor01(images01, replace(cfg, resize="squash")).unsqueeze(1)
+    if vp.policy == "fragments":
+        return resize_tensor01(fragment_mosaic(images01, vp), cfg).unsqueeze(1)
     if vp.policy == "resize":
         if min(h, w) > vp.max_side:
             s = vp.max_side / min(h, w)

@@ -1,4 +1,6 @@
 """Moved to `declip_core.views` (view policies are a floor below the heads); this name re-exports it for old imports."""
-from declip_core.views import LAYOUTS, POLICIES, ViewPolicy, crop_boxes, crop_side, make_views, mean_over_views, n_views
+from declip_core.views import (LAYOUTS, POLICIES, ViewPolicy, crop_boxes, crop_side, fragment_mosaic, fragment_starts,
+                               make_views, mean_over_views, n_views)
 
-__all__ = ["LAYOUTS", "POLICIES", "ViewPolicy", "crop_boxes", "crop_side", "make_views", "mean_over_views", "n_views"]
+__all__ = ["LAYOUTS", "POLICIES", "ViewPolicy", "crop_boxes", "crop_side", "fragment_mosaic", "fragment_starts",
+           "make_views", "mean_over_views", "n_views"]
