@@ -25,12 +25,16 @@ The crop side changes continuously with the image size, so the score does too (n
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+import numpy as np
 import torch
 
 from declip_core.preprocess import PreprocessConfig
 from declip_core.transforms import clamp01, resize_tensor01
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 POLICIES = ("resize", "crops", "whole", "fragments")
 LAYOUTS = ("centre", "pair", "five", "grid")
@@ -106,6 +110,18 @@ def fragment_mosaic(images01: torch.Tensor, vp: ViewPolicy) -> torch.Tensor:
     f = min(vp.side, h, w)
     rows = [torch.cat([images01[:, :, t : t + f, l : l + f] for l in lefts], dim=3) for t in tops]
     return torch.cat(rows, dim=2)
+
+
+def pil_fragment_mosaic(img: "Image.Image", vp: ViewPolicy) -> torch.Tensor:
+    """An RGB PIL image -> (3, grid * f, grid * f) float32 mosaic in 0..1, the same values as fragment_mosaic of
+    the decoded tensor, cropped from the image without converting all of it (a 12-MP photo stays 8-bit; only
+    grid * grid fragments become float)."""
+    w, h = img.size
+    tops, lefts = fragment_starts(h, vp), fragment_starts(w, vp)
+    f = min(vp.side, h, w)
+    rows = [np.concatenate([np.asarray(img.crop((l, t, l + f, t + f)), dtype=np.uint8) for l in lefts], axis=1)
+            for t in tops]
+    return torch.from_numpy(np.concatenate(rows, axis=0)).permute(2, 0, 1).float().div_(255.0)
 
 
 def make_views(images01: torch.Tensor, vp: ViewPolicy, cfg: PreprocessConfig) -> torch.Tensor:
