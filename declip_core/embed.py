@@ -41,8 +41,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from declip_core.backbones.base import PreprocessConfig
 from declip_core.io import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, load_image_bytes
-from declip_core.views import ViewPolicy, make_views
 from declip_core.transforms import pil_resize, pil_to_tensor01
+from declip_core.views import ViewPolicy, make_views
 
 if TYPE_CHECKING:
     from declip_core.inference import DeCLIP

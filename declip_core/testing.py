@@ -18,9 +18,9 @@ from torch import nn
 
 from declip_core.backbones.base import Backbone, BackboneInfo, ImageFeatures, PreprocessConfig
 from declip_core.backbones.efficientnet_lite import channel_stats
-from declip_core.model import DisentanglerConfig, Disentangler
-from declip_core.transforms import make_pil_transform
+from declip_core.model import Disentangler, DisentanglerConfig
 from declip_core.training.runtime import isolated_rng
+from declip_core.transforms import make_pil_transform
 
 TINY_PREPROCESS = PreprocessConfig(image_size=32, resize="shortest", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 _BUCKETS = 512

@@ -19,9 +19,9 @@ from PIL import Image
 
 from declip_core import embed
 from declip_core.iqa import batch
+from declip_core.samples import sample_path
 from declip_core.scoring.files import embed_files, score_files
 from declip_core.scoring.sources import Skipped, iter_inputs
-from declip_core.samples import sample_path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_ERRORS = {"truncated.jpg", "text.jpg", "empty.png", "bomb.png", "missing.png"}

@@ -13,8 +13,8 @@ from PIL import Image
 
 from declip_core import embed as E
 from declip_core.embed import EncodedImage, decode_stream, embed_decoded, embed_stream
-from declip_core.views import ViewPolicy
 from declip_core.testing import tiny_declip
+from declip_core.views import ViewPolicy
 
 CROPS = ViewPolicy("crops", side=16, max_side=64)
 
@@ -62,8 +62,8 @@ def test_shapes_dtypes_order_and_errors(dc, files):
 
 def test_matches_embed_pil_and_model_views(dc, files):
     """view None is DeCLIP.embed_pil's preprocessing; a ViewPolicy is QualityModel.make_views'."""
-    from declip_core.views import make_views
     from declip_core.transforms import pil_to_tensor01
+    from declip_core.views import make_views
 
     e = _flat(embed_stream([files[0]], dc, views=[None, CROPS], workers=0))[0]
     with Image.open(files[0]) as im:

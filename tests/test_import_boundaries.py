@@ -115,8 +115,8 @@ def _next_random_after(fn) -> torch.Tensor:
 
 
 def test_seeding_training_helpers_keep_the_callers_rng():
-    from declip_core.training.quality_heads import fit_regression_head
     from declip_core.testing import tiny_declip
+    from declip_core.training.quality_heads import fit_regression_head
 
     expected = _next_random_after(lambda: None)
     assert torch.equal(_next_random_after(lambda: tiny_declip(seed=7)), expected)

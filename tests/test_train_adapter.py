@@ -93,8 +93,8 @@ def test_loss_falls_on_fixed_batch_sdxl_and_pooled_head_learns(tiny_sdxl, data_d
 
 
 def test_condition_dropout_and_phrase_embeddings(data_dir) -> None:
-    from declip_core.training.adapter.data import CaptionedImageDataset
     from declip_core.testing import tiny_declip
+    from declip_core.training.adapter.data import CaptionedImageDataset
 
     declip = tiny_declip()
     ds = CaptionedImageDataset(data_dir, 32)

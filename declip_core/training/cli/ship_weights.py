@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from declip_core.checkpoint import load_checkpoint, read_config, save_checkpoint
-    from declip_core.inference import declip_from_checkpoint
     from declip_core.constants import SCORE_RANGE
+    from declip_core.inference import declip_from_checkpoint
     from declip_core.iqa.model import load_quality_head, save_quality_head
 
     run = Path(a.run)

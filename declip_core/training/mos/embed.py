@@ -18,8 +18,8 @@ import torch
 
 from declip_core.embed import embed_stream
 from declip_core.inference import DeCLIP
-from declip_core.views import ViewPolicy
 from declip_core.training.feature_cache import backbone_key
+from declip_core.views import ViewPolicy
 
 _HERE = "declip_core/training/mos/embed.py"
 CACHE_VERSION = 1

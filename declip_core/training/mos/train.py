@@ -31,11 +31,11 @@ import numpy as np
 
 from declip_core.inference import DeCLIP, load_declip
 from declip_core.iqa.model import METRICS, QualityModel, default_views, save_quality_head, zero_shot_head
-from declip_core.views import ViewPolicy
 from declip_core.training.mos.cache import load_and_embed
 from declip_core.training.mos.fit import _pool, fit_views_head, predict
 from declip_core.training.mos.protocol import Scores, evaluate
 from declip_core.training.mos.sets import Problem, default_metric
+from declip_core.views import ViewPolicy
 
 _HERE = "declip_core/training/mos/train.py"
 
