@@ -21,7 +21,7 @@ them; see benchmarks/niqe_params.py). Attributes: per attribute, within-ladder S
 model's P(good) over its own family's types.
 
 Throughput: images/s of each metric on the same N 512x512 JPEG files, decode + score, one process,
-interleaved in one run. Speed: images/s of `declip_core.iqa.batch.score_files` next to the raw backbone
+interleaved in one run. Speed: images/s of `declip_core.scoring.score_files` next to the raw backbone
 forward pass, and peak RSS (each in a fresh process). Not a test: figures depend on the machine and its
 load.
 """
@@ -410,13 +410,13 @@ def quality_markdown(res: dict[str, dict[str, dict[str, dict[str, float]]]]) -> 
 def throughput(metrics: Sequence[Metric], paths: Sequence[Path], declip_model: object | None, repeat: int = 1
                ) -> dict[str, float]:
     """images/s of each metric on the same files, decode + score in this process, interleaved; best of
-    `repeat`. declip_model (a QualityModel) is timed through declip_core.iqa.batch.score_files (workers=0)."""
+    `repeat`. declip_model (a QualityModel) is timed through declip_core.scoring.score_files (workers=0)."""
     from declip_core.io import load_rgb_array
 
     runs: dict[str, list[float]] = {}
     for _ in range(repeat):
         if declip_model is not None:
-            from declip_core.iqa.batch import score_files
+            from declip_core.scoring.files import score_files
 
             t0 = time.perf_counter()
             scores, errors = score_files(paths, declip_model, batch_size=16, workers=0)  # type: ignore[arg-type]
@@ -490,7 +490,7 @@ def _reset_peak() -> bool:
 def rss_child(model_args: list[str], paths_file: str, batch_size: int, workers: int) -> None:
     """(In a fresh process) score the listed files; print JSON with this process's RSS before and after
     scoring, its peak while scoring, and the decode workers' peak."""
-    from declip_core.iqa.batch import score_files
+    from declip_core.scoring.files import score_files
 
     model = load_model(*model_args)
     paths = Path(paths_file).read_text().splitlines()
@@ -530,14 +530,15 @@ def speed(model: object, model_args: list[str], paths: Sequence[Path], batch_siz
     not), BRISQUE."""
     import torch
 
+    from declip_core.embed import decode_views
     from declip_core.io import DEFAULT_MAX_PIXELS
-    from declip_core.iqa.batch import _decode, score_files
+    from declip_core.scoring.files import score_files
 
     dc = model.declip  # type: ignore[attr-defined]
     cfg, views = dc.backbone.info.preprocess, model.views  # type: ignore[attr-defined]
 
     def prep(p: Path) -> torch.Tensor:  # exactly score_files' decoding: (K, 3, S, S) in 0..1
-        return _decode(str(p), cfg, DEFAULT_MAX_PIXELS, views)
+        return decode_views(str(p), cfg, [views], DEFAULT_MAX_PIXELS)[0]
 
     per_image = [dc.backbone.normalize(prep(p)) for p in paths]  # preprocessed once
     n = len(paths)

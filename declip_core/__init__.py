@@ -12,6 +12,8 @@ _LAZY = {
     "create_backbone": "declip_core.backbones",
     "DeCLIP": "declip_core.inference",
     "load_declip": "declip_core.inference",
+    "create_quality_model": "declip_core.iqa.model",
+    "score_files": "declip_core.scoring.files",
     "save_checkpoint": "declip_core.checkpoint",
     "load_checkpoint": "declip_core.checkpoint",
     "list_pretrained": "declip_core.pretrained",

@@ -1,5 +1,5 @@
 """Decode -> embed, batched, with per-input errors: the one path from image files (or tensors) to DeCLIP
-embeddings, used by the batch scorer (`declip_core.scoring`, both engines), `declip_core.iqa.batch` and,
+embeddings, used by the batch scorer (`declip_core.scoring`, both engines, and `score_files` / `embed_files`) and,
 through the same per-batch function, training-side caches.
 
 Three layers, each usable alone:
@@ -41,8 +41,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from declip_core.backbones.base import PreprocessConfig
 from declip_core.io import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, load_image_bytes
-from declip_core.iqa.views import ViewPolicy, make_views, pil_fragment_mosaic
 from declip_core.transforms import pil_resize, pil_to_tensor01
+from declip_core.views import ViewPolicy, make_views, pil_fragment_mosaic
 
 if TYPE_CHECKING:
     from declip_core.inference import DeCLIP
@@ -61,7 +61,7 @@ class EncodedImage:
 
 
 Source = Union[str, "os.PathLike[str]", EncodedImage, torch.Tensor]
-# A view spec: a ViewPolicy (declip_core.iqa.views: 'crops' or 'resize', cut from the decoded image by
+# A view spec: a ViewPolicy (declip_core.views: 'crops' or 'resize', cut from the decoded image by
 # tensor maths), or None: the backbone's own PIL resize (what DeCLIP.embed_pil does).
 ViewSpec = Union[ViewPolicy, None]
 

@@ -82,12 +82,13 @@ class DeCLIPIQA(nn.Module):
 
     def attribute_scores(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-attribute P(good) of the attribute head, each (N,) in 0..1; e.g. `metric.net.attribute_scores(x)`."""
-        return self.model.attribute_scores(self._images(x), allow_out_of_range=True)
+        return self.model.attribute_scores(self._images(x), checked=True)
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, 3, H, W) float32 from _images (the input contract ran there, once per call)."""
         if self.attribute is None:
-            return self.model(x, allow_out_of_range=True)
-        return self.model.attribute_scores(x, allow_out_of_range=True)[self.attribute]
+            return self.model(x, checked=True)
+        return self.model.attribute_scores(x, checked=True)[self.attribute]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) or (N, 1, H, W) float in 0..1 -> (N, 1) float32 scores in 0..1 (higher is better);

@@ -4,7 +4,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Mapping, MutableMapping
 
-from declip_core.constants import ATTRIBUTES, LOWER_BETTER, METRICS, PYIQA_PREFIX, SCORE_RANGE
+from declip_core.constants import AES_ATTRIBUTES, ATTRIBUTES, LOWER_BETTER, METRICS, PYIQA_PREFIX, SCORE_RANGE
 
 ARCH_NAME = "DeCLIPIQA"
 
@@ -17,6 +17,7 @@ def _cfg(**opts: Any) -> dict[str, Any]:
 CONFIGS: Mapping[str, dict[str, Any]] = MappingProxyType({
     **{f"{PYIQA_PREFIX}{m}": _cfg(metric=m) for m in METRICS},
     **{f"{PYIQA_PREFIX}{a}": _cfg(metric="tech", attribute=a) for a in ATTRIBUTES},
+    **{f"{PYIQA_PREFIX}{a}": _cfg(metric="aes", attribute=a) for a in AES_ATTRIBUTES},
 })
 METRIC_NAMES: tuple[str, ...] = tuple(CONFIGS)
 

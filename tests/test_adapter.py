@@ -248,7 +248,7 @@ def tiny_pipe(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     return tiny_declip()
 

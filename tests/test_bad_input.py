@@ -1,5 +1,6 @@
 """Messy folders: corrupt, truncated, non-image, grayscale, 16-bit, alpha, CMYK, EXIF-rotated, 1x1 and
-decompression-bomb files are scored where possible and reported per file otherwise (declip_core.iqa.batch)."""
+decompression-bomb files are scored where possible and reported per file otherwise (declip_core.scoring.files,
+`declip-score --out -`)."""
 from __future__ import annotations
 
 import io
@@ -16,9 +17,11 @@ import pytest
 import torch
 from PIL import Image
 
+from declip_core import embed
 from declip_core.iqa import batch
-from declip_core.iqa.batch import embed_files, expand_paths, score_files
 from declip_core.samples import sample_path
+from declip_core.scoring.files import embed_files, score_files
+from declip_core.scoring.sources import Skipped, iter_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_ERRORS = {"truncated.jpg", "text.jpg", "empty.png", "bomb.png", "missing.png"}
@@ -80,15 +83,20 @@ def messy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_model() -> torch.nn.Module:
     from declip_core.iqa import create_quality_model
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     return create_quality_model("tech", head="zeroshot", declip=tiny_declip())
 
 
+def _images_in(folder: Path) -> list[str]:
+    skipped = Skipped()
+    files = list(iter_inputs([str(folder)], skipped=skipped))
+    assert skipped.examples == [str(folder / "notes.txt")]
+    return files  # type: ignore[return-value]
+
+
 def _inputs(messy: Path) -> list[str]:
-    files, skipped = expand_paths([messy])
-    assert skipped == [str(messy / "notes.txt")]
-    return files + [str(messy / "missing.png"), str(messy)]
+    return _images_in(messy) + [str(messy / "missing.png"), str(messy)]
 
 
 def test_messy_folder_every_path_accounted_for(messy: Path, tiny_model: torch.nn.Module) -> None:
@@ -120,7 +128,7 @@ def test_workers_and_batch_size_do_not_change_results(messy: Path, tiny_model: t
 def test_exif_rotation_applied(messy: Path, tiny_model: torch.nn.Module) -> None:
     cfg = tiny_model.declip.backbone.info.preprocess
     names = ("upright.jpg", "exif6.jpg", "rotated_no_exif.jpg")
-    up, ex, raw = (batch._decode(str(messy / n), cfg, 10**8) for n in names)
+    up, ex, raw = (embed.decode_views(str(messy / n), cfg, [None], 10**8)[0] for n in names)
     assert (ex - up).abs().mean() < 0.02  # same pixels up to JPEG re-encoding
     assert (raw - up).abs().mean() > 0.05  # without the EXIF turn the picture differs: the check can fail
     scores, errors = score_files([str(messy / "upright.jpg"), str(messy / "exif6.jpg")], tiny_model, workers=0)
@@ -136,14 +144,14 @@ def test_max_pixels_guard(messy: Path, tiny_model: torch.nn.Module) -> None:
 
 def test_decoder_crash_costs_only_that_file(messy: Path, tiny_model: torch.nn.Module,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    real = batch._decode
+    real = embed.load_image
 
-    def crashing(path: str, cfg: object, max_pixels: int, views: object = None) -> torch.Tensor:
-        if path.endswith("cmyk.jpg"):
+    def crashing(path: str, max_pixels: int) -> Image.Image:
+        if str(path).endswith("cmyk.jpg"):
             os._exit(3)  # a segfaulting decoder, as seen from the parent (workers are forked)
-        return real(path, cfg, max_pixels, views)  # type: ignore[arg-type]
+        return real(path, max_pixels=max_pixels)
 
-    monkeypatch.setattr(batch, "_decode", crashing)
+    monkeypatch.setattr(embed, "load_image", crashing)
     paths = [str(messy / n) for n in ("good.png", "gray.png", "cmyk.jpg", "alpha.png", "text.jpg", "one_pixel.png")]
     scores, errors = score_files(paths, tiny_model, batch_size=2, workers=2)
     assert set(scores) == {str(messy / n) for n in ("good.png", "gray.png", "alpha.png", "one_pixel.png")}
@@ -152,7 +160,7 @@ def test_decoder_crash_costs_only_that_file(messy: Path, tiny_model: torch.nn.Mo
 
 
 def test_embed_files_contract(messy: Path) -> None:
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     dc = tiny_declip()
     paths = [str(messy / "good.png"), str(messy / "text.jpg"), str(messy / "gray.png"), str(messy / "good.png")]
@@ -184,20 +192,22 @@ def test_cli_table_and_json(messy: Path, tmp_path: Path) -> None:
 
     ckpt = random_lite_checkpoints(tmp_path)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    base = [sys.executable, "-m", "declip_core.iqa.batch", str(messy), str(messy / "missing.png"),
+    base = [sys.executable, "-m", "declip_core.scoring", str(messy), str(messy / "missing.png"),
             "--metric", "tech", "--declip", str(ckpt["declip"]), "--checkpoint", str(ckpt["tech"])]
-    r = subprocess.run(base, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=False)
+    r = subprocess.run(base + ["--out", "-"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
+                       check=False)
     assert r.returncode == 1, r.stderr  # 1: some files could not be scored
     assert "bomb.png: too large" in r.stdout and "good.png" in r.stdout
     assert "skipped 1 files without an image extension" in r.stdout
     r = subprocess.run(base + ["--json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600, check=False)
     out = json.loads(r.stdout)
     assert {Path(p).name for p in out["errors"]} == EXPECTED_ERRORS
-    assert len(out["scores"]) + len(out["errors"]) == len(expand_paths([messy])[0]) + 1
+    assert len(out["scores"]) + len(out["errors"]) == len(_images_in(messy)) + 1
 
 
 def test_cli_unloadable_weights_exit_2(messy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The deprecated `python -m declip_core.iqa.batch` says so and forwards to declip-score."""
     rc = batch.main([str(messy), "--declip", str(messy / "nope.safetensors")])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "cannot load the 'tech' model" in err and "nope.safetensors" in err
+    assert "deprecated" in err and "declip-score" in err and "nope.safetensors" in err

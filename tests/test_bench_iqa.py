@@ -1,5 +1,5 @@
 """The IQA benchmark's maths and parts (benchmarks/bench_iqa.py, benchmarks/brisque_compat.py) and the
-overlapped batch scorer (declip_core/iqa/batch.py). The benchmark's figures themselves are printed
+overlapped batch scorer (declip_core/scoring/files.py). The benchmark's figures themselves are printed
 by the script, not asserted here."""
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from PIL import Image
 from declip_core.training.data.distortions import DISTORTIONS, apply_distortion
 from declip_core.io import load_image
 from declip_core.iqa import create_quality_model
-from declip_core.iqa.batch import embed_files, score_files
+from declip_core.scoring.files import embed_files, score_files
 from declip_core.samples import sample_path
-from declip_core.training.testing import tiny_declip
+from declip_core.testing import tiny_declip
 from declip_core.transforms import pil_to_tensor01
 
 ROOT = Path(__file__).resolve().parents[1]

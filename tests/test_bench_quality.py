@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from declip_core.iqa import create_quality_model
-from declip_core.training.testing import tiny_declip
+from declip_core.testing import tiny_declip
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -5,7 +5,7 @@ import torch
 
 from declip_core.checkpoint import load_checkpoint, read_config, save_checkpoint
 from declip_core.inference import declip_from_checkpoint
-from declip_core.training.testing import TinyBackbone, tiny_declip
+from declip_core.testing import TinyBackbone, tiny_declip
 
 
 def test_round_trip_identical_outputs(tmp_path):

@@ -48,7 +48,7 @@ def lite_declip():
 
 @pytest.fixture(scope="module")
 def declip():
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     return tiny_declip()
 
@@ -415,7 +415,7 @@ def test_quality_head_default_is_pyiqas(lite_declip) -> None:
 
 
 def _tiny_other():
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     return tiny_declip(perceptual_dim=8, semantic_dim=8)
 

@@ -28,7 +28,7 @@ from declip_core.training.control_demo.data import (
 from declip_core.training.control_demo.model import ControlDemo, ControlDemoConfig, load_control_demo, sample
 from declip_core.training.control_demo.stats import bootstrap_spearman, is_monotone, level_medians, measure_images, spearman
 from declip_core.training.control_demo.train import TrainConfig, train
-from declip_core.training.testing import tiny_declip
+from declip_core.testing import tiny_declip
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ControlDemoConfig(image_size=16, block_out_channels=(8, 16), cross_attention=(False, True), norm_num_groups=4,

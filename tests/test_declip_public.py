@@ -8,7 +8,7 @@ from PIL import Image
 
 from declip_core.embed import preprocess_config
 from declip_core.iqa.model import zero_shot_head
-from declip_core.training.testing import tiny_declip
+from declip_core.testing import tiny_declip
 
 
 def test_public_parts_the_heads_use() -> None:

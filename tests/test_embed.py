@@ -13,8 +13,8 @@ from PIL import Image
 
 from declip_core import embed as E
 from declip_core.embed import EncodedImage, decode_stream, embed_decoded, embed_stream
-from declip_core.iqa.views import ViewPolicy
-from declip_core.training.testing import tiny_declip
+from declip_core.testing import tiny_declip
+from declip_core.views import ViewPolicy
 
 CROPS = ViewPolicy("crops", side=16, max_side=64)
 
@@ -53,7 +53,7 @@ def test_shapes_dtypes_order_and_errors(dc, files):
         if e.error:
             assert e.perceptual == () and e.features == ()
             continue
-        k = 5  # the crops policy gives five views at every size (declip_core.iqa.views)
+        k = 5  # the crops policy gives five views at every size (declip_core.views)
         assert [tuple(t.shape) for t in e.perceptual] == [(k, dc.perceptual_dim), (1, dc.perceptual_dim)]
         assert e.semantic[1].shape == (1, dc.semantic_dim) and e.features[0].shape[0] == k
         assert all(t.dtype == torch.float32 for t in e.perceptual + e.semantic + e.features)
@@ -62,8 +62,8 @@ def test_shapes_dtypes_order_and_errors(dc, files):
 
 def test_matches_embed_pil_and_model_views(dc, files):
     """view None is DeCLIP.embed_pil's preprocessing; a ViewPolicy is QualityModel.make_views'."""
-    from declip_core.iqa.views import make_views
     from declip_core.transforms import pil_to_tensor01
+    from declip_core.views import make_views
 
     e = _flat(embed_stream([files[0]], dc, views=[None, CROPS], workers=0))[0]
     with Image.open(files[0]) as im:

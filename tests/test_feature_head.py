@@ -4,9 +4,9 @@ import torch
 
 from declip_core.iqa.heads import FeatureHead
 from declip_core.iqa.model import QualityModel, load_quality_head, save_quality_head, zero_shot_head
+from declip_core.testing import tiny_declip
 from declip_core.training.config import FeatureFitConfig
 from declip_core.training.quality_fit import fit_feature_head, ladders_of
-from declip_core.training.testing import tiny_declip
 
 
 def _ladder_set(d_in: int, n_crops: int, seed: int, direction: torch.Tensor):

@@ -8,7 +8,7 @@ import torch
 
 from declip_core.backbones.base import local_features
 from declip_core.iqa.heads import GridHead
-from declip_core.iqa.views import ViewPolicy, fragment_mosaic, fragment_starts
+from declip_core.views import ViewPolicy, fragment_mosaic, fragment_starts
 
 
 def test_fragment_starts_cover_the_image_continuously():
@@ -31,7 +31,7 @@ def test_mosaic_is_the_image_at_grid_times_side():
 
 
 def test_local_features_match_the_whole_image_layout():
-    from declip_core.training.testing import TinyBackbone
+    from declip_core.testing import TinyBackbone
 
     bb = TinyBackbone(0)
     x = torch.rand(2, 3, 64, 64)
@@ -68,7 +68,7 @@ def test_grid_head_pooling():
 def test_grid_head_checkpoint_round_trip_and_map(tmp_path):
     from declip_core.inference import freeze
     from declip_core.iqa.model import QualityModel, load_quality_head, save_quality_head, zero_shot_head
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     dc = tiny_declip()
     d = dc.disentangler.cfg.image_in_dim

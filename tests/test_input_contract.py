@@ -135,7 +135,7 @@ def test_case3_one_alpha_rule_everywhere(tech, tmp_path: Path) -> None:
     from comfyui_nodes.quality import DeCLIPQualityScore
     from declip_core.adapter.diffusers_helper import _as_images01
     from declip_core.inference import load_image01
-    from declip_core.iqa.batch import score_files
+    from declip_core.scoring.files import score_files
 
     path = tmp_path / "rgba.png"
     rgba = _rgba_with_black_transparent_border(path)
@@ -268,7 +268,7 @@ def test_case5_gradients_reach_pixels_at_0_and_1(loss_metric) -> None:
     x.requires_grad_(True)
     loss_metric(x).backward()
     assert (x.grad[bounds] != 0).float().mean() > 0.99  # was 0: torch.clamp's gradient there is zero
-    from declip_core.iqa.views import crop_boxes
+    from declip_core.views import crop_boxes
 
     views = loss_metric.net.model.views  # the shipped two-crop policy sees only its crops of a large image
     for shape in ((1, 3, 224, 224), (1, 3, 384, 512)):
@@ -347,7 +347,7 @@ def test_case8_cli_device_without_gpu_exits_2(tmp_path: Path) -> None:
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(ROOT)}
     for args, msg in ((["--device", "cuda"], "no CUDA GPU"), (["--device", "cuda:99"], ""),
                       (["--batch-size", "0"], "--batch-size")):
-        r = subprocess.run([sys.executable, "-m", "declip_core.iqa.batch", str(tmp_path / "a.png"), *args],
+        r = subprocess.run([sys.executable, "-m", "declip_core.scoring", str(tmp_path / "a.png"), "--out", "-", *args],
                            capture_output=True, text=True, env=env, timeout=300, check=False)
         assert r.returncode == 2, r.stderr[-2000:]
         assert "error:" in r.stderr and msg in r.stderr and "Traceback" not in r.stderr

@@ -3,7 +3,7 @@ import torch
 
 from declip_core.iqa import QualityModel, RegressionHead, ZeroShotHead, load_quality_head, save_quality_head
 from declip_core.iqa.model import zero_shot_head
-from declip_core.training.testing import tiny_declip
+from declip_core.testing import tiny_declip
 from declip_core.training.quality_heads import fit_regression_head, pairwise_accuracy, within_group_srcc
 
 
@@ -78,7 +78,7 @@ def test_within_group_srcc_and_2afc():
 
 
 def test_views_crops_large_and_small_images(declip):
-    from declip_core.iqa.views import ViewPolicy, make_views
+    from declip_core.views import ViewPolicy, make_views
 
     cfg = declip.backbone.info.preprocess  # 32-px tiny backbone
     vp = ViewPolicy("crops", side=40)
@@ -100,7 +100,7 @@ def test_views_crops_large_and_small_images(declip):
 
 
 def test_crop_policy_score_is_the_mean_of_view_scores(declip):
-    from declip_core.iqa.views import ViewPolicy
+    from declip_core.views import ViewPolicy
 
     qm = QualityModel(declip, "tech", RegressionHead(declip.perceptual_dim), zero_shot_head(declip, "tech"),
                       "regression", ViewPolicy("crops", side=40)).eval()
@@ -125,3 +125,54 @@ def test_score_with_attributes_equals_forward_and_attribute_scores():
     assert attrs.keys() == separate.keys()
     for k in attrs:
         assert torch.allclose(attrs[k], separate[k], atol=1e-6)
+
+
+def _random_head(cls, declip, attributes):
+    """A head of a registry class with random weights (standardisation included) for declip."""
+    from declip_core.iqa.heads import FeatureAttributeHead, FeatureHead
+
+    d_in, p = declip.disentangler.cfg.image_in_dim, declip.perceptual_dim
+    g = torch.Generator().manual_seed(3)
+    if cls is ZeroShotHead:
+        return ZeroShotHead(attributes, torch.randn(len(attributes), 2, p, generator=g), 20.0)
+    head = {RegressionHead: lambda: RegressionHead(p, hidden=8), FeatureHead: lambda: FeatureHead(d_in, 8, members=2),
+            FeatureAttributeHead: lambda: FeatureAttributeHead(attributes, d_in, 8)}.get(cls, lambda: cls(attributes, p, 8))()
+    with torch.no_grad():
+        for t in head.state_dict().values():
+            t.copy_(torch.rand(t.shape, generator=g) + 0.5 if t.ndim == 1 else torch.randn(t.shape, generator=g))
+    return head
+
+
+@pytest.mark.parametrize("score_type", ["zeroshot", "regression", "features"])
+@pytest.mark.parametrize("attr_type", ["zeroshot", "regression", "features"])
+def test_head_registry_drives_save_and_load(declip, tmp_path, score_type, attr_type):
+    """Every registered head type saves under its registry name and loads back as the same class and scores."""
+    import declip_core.iqa as iqa
+    from declip_core.iqa.heads import ATTRIBUTE_HEADS, SCORE_HEADS
+
+    attrs = ("sharpness", "noise")
+    head = _random_head(SCORE_HEADS[score_type], declip, attrs)
+    attr = _random_head(ATTRIBUTE_HEADS[attr_type], declip, attrs)
+    qm = QualityModel(declip, "tech", head, attr, score_type).eval()
+    q2 = load_quality_head(save_quality_head(tmp_path / "h.safetensors", qm), declip)
+    assert type(q2.head) is type(head) and type(q2.attribute_head) is type(attr) and q2.head_type == score_type
+    x = torch.rand(2, 3, 40, 36)
+    torch.testing.assert_close(q2(x), qm(x), rtol=0, atol=1e-6)  # zero-shot anchors are re-normalised on load
+    torch.testing.assert_close(q2.attribute_scores(x), qm.attribute_scores(x), rtol=0, atol=1e-6)
+    assert {c.__name__ for c in (*SCORE_HEADS.values(), *ATTRIBUTE_HEADS.values())} <= set(iqa.__all__)
+
+
+def test_unregistered_head_is_refused(declip, tmp_path):
+    qm = QualityModel(declip, "tech", torch.nn.Linear(3, 1), zero_shot_head(declip, "tech"), "linear")
+    with pytest.raises(ValueError, match="not a registered head class"):
+        save_quality_head(tmp_path / "h.safetensors", qm)
+
+
+def test_top_level_names():
+    import declip_core
+    from declip_core.inference import load_declip
+    from declip_core.iqa import create_quality_model
+    from declip_core.scoring import score_files
+
+    assert (declip_core.load_declip, declip_core.create_quality_model, declip_core.score_files) == (
+        load_declip, create_quality_model, score_files)

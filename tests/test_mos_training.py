@@ -17,7 +17,7 @@ from PIL import Image
 
 from declip_core.training.data.distortions import apply_distortion
 from declip_core.iqa import create_quality_model
-from declip_core.iqa.batch import score_files
+from declip_core.scoring.files import score_files
 from declip_core.iqa.model import default_views
 from declip_core.training.mos import (
     Embedded,
@@ -34,9 +34,9 @@ from declip_core.training.mos import (
     predict,
     train_mos,
 )
-from declip_core.iqa.views import ViewPolicy
+from declip_core.views import ViewPolicy
 from declip_core.samples import sample_path
-from declip_core.training.testing import tiny_declip
+from declip_core.testing import tiny_declip
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "datasets"

@@ -51,9 +51,9 @@ def test_rgb_array_is_writable_and_alpha_on_white(files: dict[str, Path]) -> Non
 
 
 def test_training_readers_decode_like_scoring(files: dict[str, Path]) -> None:
+    from declip_core.testing import TinyBackbone
     from declip_core.training.adapter.data import load_square01
     from declip_core.training.feature_cache import FeatureCache
-    from declip_core.training.testing import TinyBackbone
 
     bb = TinyBackbone()
     feats = FeatureCache(files["exif"].parent / "cache", bb, workers=0).get(list(files), list(files.values()))

@@ -204,7 +204,7 @@ def test_pyiqa_command_default_weights(photo_folder: Path) -> None:
 def tiny_metric():
     import pyiqa
 
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     return pyiqa.create_metric("declip_tech", declip=tiny_declip(), head="zeroshot", device="cpu")
 
@@ -223,6 +223,31 @@ def test_inputs_like_every_pyiqa_metric(tiny_metric, tmp_path: Path) -> None:
         tiny_metric(x * 2)
 
 
+def test_input_contract_runs_once_per_call(tiny_metric, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The arch converts the input once; the QualityModel under it does not run the contract again."""
+    import declip_core.inputs
+    import declip_core.iqa.model
+
+    calls: list[tuple[int, ...]] = []
+    real = declip_core.inputs.as_images01
+
+    def counted(x: torch.Tensor, **kw: object) -> torch.Tensor:
+        calls.append(tuple(x.shape))
+        return real(x, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(declip_core.inputs, "as_images01", counted)
+    monkeypatch.setattr(declip_core.iqa.model, "as_images01", counted)
+    x = torch.rand(2, 3, 40, 48)
+    s = tiny_metric(x)
+    assert calls == [(2, 3, 40, 48)]
+    calls.clear()
+    tiny_metric.net.attribute_scores(x)
+    assert calls == [(2, 3, 40, 48)]
+    calls.clear()
+    assert torch.allclose(tiny_metric.net.model(x), s[:, 0])  # the model alone still checks its input, once
+    assert calls == [(2, 3, 40, 48)]
+
+
 def test_metadata_and_attribute_scores(tiny_metric) -> None:
     assert tiny_metric.lower_better is False
     assert tiny_metric.score_range == "0, 1"
@@ -234,7 +259,7 @@ def test_metadata_and_attribute_scores(tiny_metric) -> None:
 def test_as_loss_gradients() -> None:
     import pyiqa
 
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     loss = pyiqa.create_metric("declip_aes", as_loss=True, declip=tiny_declip(), head="zeroshot", device="cpu")
     x = torch.rand(2, 3, 32, 32, requires_grad=True)
@@ -247,7 +272,7 @@ def test_as_loss_gradients() -> None:
 def test_attribute_metric_and_errors() -> None:
     import pyiqa
 
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     dc = tiny_declip()
     full = pyiqa.create_metric("declip_tech", declip=dc, head="zeroshot", device="cpu")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from declip_core.iqa import AttributeHead, QualityModel, RegressionHead, load_quality_head, save_quality_head
-from declip_core.training.testing import tiny_declip
+from declip_core.testing import tiny_declip
 from declip_core.training.quality_fit import (TECH_ATTRIBUTES, FitConfig, attribute_family, attribute_targets,
                                               fit_attribute_head, fit_tech_head, flat_frame_targets, flat_frames,
                                               ladders_of)

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from declip_core.testing import tiny_declip
 from declip_core.training.config import FeatureFitConfig
 from declip_core.training.data.manifest import Row
 from declip_core.training.quality_fit import FitConfig
 from declip_core.training.quality_heads import train_heads
-from declip_core.training.testing import tiny_declip
 
 
 def _rows(prefix: str, n_crops: int, d_in: int, direction: torch.Tensor, g: torch.Generator):

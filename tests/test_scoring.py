@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from declip_core.iqa.batch import score_files
 from declip_core.scoring.cli import main
+from declip_core.scoring.files import score_files
 from declip_core.scoring.sink import DoneSet, ResultSink
 from declip_core.scoring.sources import Skipped, iter_inputs
 
@@ -127,10 +127,39 @@ def test_cli_attributes_and_embedding(folder: Path, tmp_path: Path) -> None:
     assert main([str(folder / "im000.jpg"), "--out", str(tmp_path / "r.csv"), "--embedding"]) == 2
 
 
+def test_cli_small_job_table_and_json(folder: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--out -` prints a table, `--json` one JSON object; both hold what the table files hold."""
+    args = [str(folder), str(folder / "missing.png"), "--metric", "tech", "--metric", "aes", "--workers", "0"]
+    assert main([*args, "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["metrics"] == ["tech", "aes"] and out["not_images"] == 1
+    assert {Path(p).name for p in out["errors"]} == {"corrupt.jpg", "missing.png"}
+    assert len(out["scores"]) == 6 and all(set(v) == {"tech", "aes"} for v in out["scores"].values())
+    from declip_core import create_quality_model  # the top-level names
+
+    ref, _ = score_files(list(out["scores"]), create_quality_model("aes"), workers=0)
+    np.testing.assert_allclose([v["aes"] for v in out["scores"].values()], list(ref.values()), atol=1e-6)
+    assert main([*args, "--out", "-"]) == 1
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["file", "tech", "aes"]
+    first = next(line for line in table if line.startswith(str(folder / "im000.jpg")))
+    assert float(first.split()[1]) == pytest.approx(out["scores"][str(folder / "im000.jpg")]["tech"], abs=5e-4)
+    assert "scored 6, failed 2, skipped 1 files without an image extension" in table
+    assert any("missing.png: " in line and "no such file" in line for line in table)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # small jobs need no table library (the scale extra)
+    assert main([str(folder / "im000.jpg"), "--out", "-", "--workers", "0"]) == 0
+    assert "scored 1, failed 0" in capsys.readouterr().out
+
+
 def test_cli_bad_arguments(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                            monkeypatch: pytest.MonkeyPatch) -> None:
     assert main([str(folder), "--out", str(tmp_path / "r.xlsx")]) == 2
     assert "cannot tell the output format" in capsys.readouterr().err
+    assert main([str(folder)]) == 2
+    assert "--out -" in capsys.readouterr().err
+    assert main([str(folder), "--json", "--out", str(tmp_path / "r.parquet")]) == 2
+    assert "--json prints" in capsys.readouterr().err
     assert main([str(folder), "--out", str(tmp_path / "r.parquet"), "--device", "cuda:7"]) == 2
     assert capsys.readouterr().err.startswith("error: device")
     assert main([str(folder), "--out", str(tmp_path / "r.parquet"), "--declip", str(tmp_path / "no.safetensors")]) == 2
@@ -200,7 +229,7 @@ _RSS = textwrap.dedent("""
     from declip_core.scoring.scorer import Scorer
     from declip_core.scoring.sink import ResultSink
     from declip_core.scoring.sources import iter_inputs
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     scorer = Scorer({"tech": create_quality_model("tech", head="zeroshot", declip=tiny_declip())})
     sink = ResultSink(sys.argv[2], scorer.schema(), flush_rows=4096)

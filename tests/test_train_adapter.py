@@ -64,7 +64,7 @@ def _check_reload(result, n_perceptual: int) -> None:
 
 @pytest.mark.slow
 def test_loss_falls_on_fixed_batch_sd(tiny_sd, data_dir, tmp_path) -> None:
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     declip = tiny_declip()
     result = train(_cfg(tiny_sd, data_dir, tmp_path / "a.safetensors"), log=lambda _: None, declip=declip)
@@ -78,7 +78,7 @@ def test_loss_falls_on_fixed_batch_sd(tiny_sd, data_dir, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_loss_falls_on_fixed_batch_sdxl_and_pooled_head_learns(tiny_sdxl, data_dir, tmp_path) -> None:
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     declip = tiny_declip()
     result = train(_cfg(tiny_sdxl, data_dir, tmp_path / "x.safetensors", steps=15, use_semantic=True),
@@ -93,8 +93,8 @@ def test_loss_falls_on_fixed_batch_sdxl_and_pooled_head_learns(tiny_sdxl, data_d
 
 
 def test_condition_dropout_and_phrase_embeddings(data_dir) -> None:
+    from declip_core.testing import tiny_declip
     from declip_core.training.adapter.data import CaptionedImageDataset
-    from declip_core.training.testing import tiny_declip
 
     declip = tiny_declip()
     ds = CaptionedImageDataset(data_dir, 32)

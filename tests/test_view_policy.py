@@ -5,9 +5,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from declip_core.backbones.base import PreprocessConfig
-from declip_core.iqa.views import ViewPolicy, crop_boxes, crop_side, make_views, n_views
 from declip_core.samples import sample_path
 from declip_core.transforms import pil_to_tensor01
+from declip_core.views import ViewPolicy, crop_boxes, crop_side, make_views, n_views
 
 CFG = PreprocessConfig(image_size=32, resize="shortest", mean=(0.5,) * 3, std=(0.5,) * 3)
 

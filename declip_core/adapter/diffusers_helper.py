@@ -48,7 +48,8 @@ def perceptual_condition(
             raise ValueError("phrase must be a non-empty string")
         return declip.embed_perceptual_text([phrase]), None
     device = next(declip.parameters()).device
-    emb = declip.embed_images(_as_images01(reference).to(device))
+    x = _as_images01(reference).to(device)  # the input contract, once: not again in features()
+    emb = declip.embed_features(declip.features(x, checked=False))
     return emb.perceptual, emb.semantic
 
 

@@ -5,11 +5,19 @@ embedding is computed from (pooled + multi-level statistics), a ranking-trained 
 Each head class says what it reads in `input`: "perceptual" (B, P) or "features" (B, D_in)."""
 from __future__ import annotations
 
-from typing import Sequence
+from types import MappingProxyType
+from typing import Mapping, Sequence, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def _loaded(head: _M, tensors: Mapping[str, torch.Tensor]) -> _M:
+    head.load_state_dict(dict(tensors), strict=True)
+    return head
 
 
 class ZeroShotHead(nn.Module):
@@ -29,6 +37,11 @@ class ZeroShotHead(nn.Module):
         self.register_buffer("anchors", F.normalize(anchors.float(), dim=-1))
         self.register_buffer("logit_scale", torch.tensor(float(logit_scale)))
 
+    @classmethod
+    def from_state(cls, tensors: Mapping[str, torch.Tensor], attributes: Sequence[str]) -> "ZeroShotHead":
+        """Rebuilt from its saved state (anchors (A, 2, P), logit_scale)."""
+        return cls(attributes, tensors["anchors"], float(tensors["logit_scale"]))
+
     def attribute_probs(self, perceptual: torch.Tensor) -> torch.Tensor:
         """(B, P) -> (B, A) probability of the good side."""
         sims = torch.einsum("bp,akp->bak", perceptual, self.anchors)  # (B, A, 2)
@@ -46,6 +59,12 @@ class RegressionHead(nn.Module):
     def __init__(self, in_dim: int, hidden: int = 128) -> None:
         super().__init__()
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
+
+    @classmethod
+    def from_state(cls, tensors: Mapping[str, torch.Tensor], attributes: Sequence[str] = ()) -> "RegressionHead":
+        """Rebuilt from its state dict (widths read from `net.0.weight`, (hidden, P)); attributes unused."""
+        w = tensors["net.0.weight"]
+        return _loaded(cls(int(w.shape[1]), hidden=int(w.shape[0])), tensors)
 
     def forward(self, perceptual: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(perceptual)).squeeze(-1)  # (B,)
@@ -68,6 +87,12 @@ class AttributeHead(nn.Module):
             raise ValueError("AttributeHead needs at least one attribute")
         self.attributes = tuple(attributes)
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, len(self.attributes)))
+
+    @classmethod
+    def from_state(cls, tensors: Mapping[str, torch.Tensor], attributes: Sequence[str]) -> "AttributeHead":
+        """Rebuilt from its state dict (widths read from `net.0.weight`, (hidden, P))."""
+        w = tensors["net.0.weight"]
+        return _loaded(cls(attributes, int(w.shape[1]), hidden=int(w.shape[0])), tensors)
 
     def attribute_probs(self, perceptual: torch.Tensor) -> torch.Tensor:
         """(B, P) -> (B, A) probability that each attribute is good."""
@@ -133,6 +158,14 @@ class FeatureHead(_StandardisedFeatures):
                                 for k, v in net.state_dict().items()}})
         return out
 
+    @classmethod
+    def from_state(cls, tensors: Mapping[str, torch.Tensor], attributes: Sequence[str] = ()) -> "FeatureHead":
+        """Rebuilt from its state dict: ensembles store `nets.<k>.*`; one-member heads of the v3 format
+        store `net.*` (read as member 0). Attributes unused."""
+        t = {("nets.0." + k[4:] if k.startswith("net.") else k): v for k, v in tensors.items()}
+        members = len({k.split(".")[1] for k in t if k.startswith("nets.")})
+        return _loaded(cls(int(t["mean"].shape[0]), hidden=int(t["nets.0.0.weight"].shape[0]), members=members), t)
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         z = self.standardise(features)  # (B, D_in)
         return torch.stack([torch.sigmoid(net(z)).squeeze(-1) for net in self.nets]).mean(0)  # (B,)
@@ -152,6 +185,12 @@ class FeatureAttributeHead(_StandardisedFeatures):
             raise ValueError("FeatureAttributeHead needs at least one attribute")
         self.attributes = tuple(attributes)
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, len(self.attributes)))
+
+    @classmethod
+    def from_state(cls, tensors: Mapping[str, torch.Tensor], attributes: Sequence[str]) -> "FeatureAttributeHead":
+        """Rebuilt from its state dict (widths read from `mean` (D_in,) and `net.0.weight` (hidden, D_in))."""
+        return _loaded(cls(attributes, int(tensors["mean"].shape[0]), hidden=int(tensors["net.0.weight"].shape[0])),
+                       tensors)
 
     def attribute_probs(self, features: torch.Tensor) -> torch.Tensor:
         """(B, D_in) -> (B, A) probability that each attribute is good."""
@@ -212,3 +251,31 @@ class GridHead(_StandardisedFeatures):
 
     def forward(self, local: torch.Tensor) -> torch.Tensor:
         return self.pool(self.cell_scores(local))  # (B,)
+
+    @classmethod
+    def from_state(cls, tensors: Mapping[str, torch.Tensor], attributes: Sequence[str] = ()) -> "GridHead":
+        """Rebuild from a state dict (width, projection, hidden size and members read off the tensors)."""
+        members = len({k.split(".")[1] for k in tensors if k.startswith("nets.")})
+        return _loaded(cls(int(tensors["mean"].shape[0]), proj_dim=int(tensors["proj"].shape[1]),
+                           hidden=int(tensors["nets.0.0.weight"].shape[0]), members=members), tensors)
+
+
+# The one head registry: the `head_type` / `attribute_head_type` names written in head checkpoints -> the class
+# that `from_state(tensors, attributes)` rebuilds. save_quality_head and load_quality_head (declip_core.iqa.model)
+# both read it; a new head class is added here and nowhere else.
+SCORE_HEADS: Mapping[str, type[nn.Module]] = MappingProxyType(
+    {"zeroshot": ZeroShotHead, "regression": RegressionHead, "features": FeatureHead, "grid": GridHead})
+ATTRIBUTE_HEADS: Mapping[str, type[nn.Module]] = MappingProxyType(
+    {"zeroshot": ZeroShotHead, "regression": AttributeHead, "features": FeatureAttributeHead})
+
+
+def head_type_of(head: nn.Module, registry: Mapping[str, type[nn.Module]]) -> str:
+    """The registry name of a head instance (SCORE_HEADS or ATTRIBUTE_HEADS); ValueError for a class not in it."""
+    for name, cls in registry.items():
+        if type(head) is cls:
+            return name
+    for name, cls in registry.items():  # a subclass saves as its base
+        if isinstance(head, cls):
+            return name
+    raise ValueError(f"{type(head).__name__} is not a registered head class ({sorted(registry)}); "
+                     "add it to declip_core/iqa/heads.py SCORE_HEADS / ATTRIBUTE_HEADS")

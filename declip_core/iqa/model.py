@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -11,12 +11,10 @@ from declip_core.constants import HEAD_KIND, LOWER_BETTER, METRICS, SCORE_RANGE
 from declip_core.checkpoint import load_checkpoint, save_checkpoint
 from declip_core.inference import DeCLIP, freeze, load_declip
 from declip_core.inputs import as_images01
-from declip_core.iqa.heads import (AttributeHead, FeatureAttributeHead, FeatureHead, GridHead, RegressionHead,
-                                   ZeroShotHead)
+from declip_core.iqa.heads import (ATTRIBUTE_HEADS, SCORE_HEADS, AttributeHead, FeatureAttributeHead, GridHead,
+                                   ZeroShotHead, head_type_of)
 from declip_core.iqa.prompts import PROMPTS
-from declip_core.iqa.views import ViewPolicy, make_views
-
-
+from declip_core.views import ViewPolicy, make_views, mean_over_views
 
 PERCEPTUAL, FEATURES, GRID = "perceptual", "features", "grid"  # what a head reads (its `input`; iqa.heads)
 
@@ -40,7 +38,8 @@ class QualityModel(nn.Module):
     Inputs follow the input contract (declip_core.inputs.as_images01): (B, C, H, W) or (C, H, W),
     C in 1, 3, 4 (alpha composited on white), uint8 0..255 or float16/bfloat16/float32/float64 in 0..1;
     values outside 0..1 raise ValueError unless allow_out_of_range=True (loss use; they are clamped
-    with a straight-through gradient). Made by create_quality_model it is `frozen` (no parameter
+    with a straight-through gradient). checked=True skips the contract for a tensor a caller has already
+    passed through as_images01 ((B, 3, H, W) float32; e.g. the pyiqa arch), so it runs once per call. Made by create_quality_model it is `frozen` (no parameter
     requires grad; train() keeps eval mode).
     """
 
@@ -64,9 +63,11 @@ class QualityModel(nn.Module):
     def train(self, mode: bool = True) -> "QualityModel":
         return super().train(False if self.frozen else mode)
 
-    def images01(self, images: torch.Tensor, allow_out_of_range: bool = False) -> torch.Tensor:
-        """Images by the input contract -> (B, 3, H, W) float32 on the model's device."""
-        x = as_images01(images, name=f"DeCLIP {self.metric} quality model input", allow_out_of_range=allow_out_of_range)
+    def images01(self, images: torch.Tensor, allow_out_of_range: bool = False, checked: bool = False) -> torch.Tensor:
+        """Images by the input contract -> (B, 3, H, W) float32 on the model's device (checked=True: already
+        converted by declip_core.inputs.as_images01, only moved)."""
+        x = images if checked else as_images01(images, name=f"DeCLIP {self.metric} quality model input",
+                                                allow_out_of_range=allow_out_of_range)
         return x.to(self.declip.device)
 
     def make_views(self, images01: torch.Tensor) -> torch.Tensor:
@@ -124,10 +125,12 @@ class QualityModel(nn.Module):
     def score_views(self, views01: torch.Tensor) -> torch.Tensor:
         """(B, K, 3, S, S) views -> (B,) mean of the per-view scores."""
         f, p, g = self._embed_views_grid(views01)
+        b, k = p.shape[:2]
         grid = g.flatten(0, 1) if g is not None else None
-        return self.score_embedded(f.flatten(0, 1), p.flatten(0, 1), grid).view(p.shape[0], p.shape[1]).mean(dim=1)
+        return mean_over_views(self.score_embedded(f.flatten(0, 1), p.flatten(0, 1), grid), [k] * b)
 
-    def score_map(self, images01: torch.Tensor, allow_out_of_range: bool = False) -> torch.Tensor:
+    def score_map(self, images01: torch.Tensor, allow_out_of_range: bool = False, checked: bool = False
+                  ) -> torch.Tensor:
         """Images by the input contract -> (B, G, G) float32 per-region scores in 0..1, higher is better, on
         the scale of `forward` (which pools them). Region (i, j) is the (i, j) cell of a G x G lattice over the
         whole image (row-major from the top left; G = 7 for the shipped `fragments` view: each cell is judged
@@ -136,35 +139,36 @@ class QualityModel(nn.Module):
         if not isinstance(self.head, GridHead) or self.views.policy != "fragments":
             raise ValueError(f"the {self.metric} model's head ({self.head_type!r}, views {self.views.policy!r}) has "
                              "no per-region scores; a 'grid' head on a 'fragments' view has")
-        _, _, g = self._embed_views_grid(self.make_views(self.images01(images01, allow_out_of_range)))
+        _, _, g = self._embed_views_grid(self.make_views(self.images01(images01, allow_out_of_range, checked)))
         cells = self.head.cell_scores(g[:, 0])  # (B, C)
         side = round(cells.shape[1] ** 0.5)
         return cells.view(cells.shape[0], side, side)
 
-    def forward(self, images01: torch.Tensor, allow_out_of_range: bool = False) -> torch.Tensor:
+    def forward(self, images01: torch.Tensor, allow_out_of_range: bool = False, checked: bool = False) -> torch.Tensor:
         """Images by the input contract -> (B,) float32 scores in 0..1; differentiable. Raises ValueError."""
-        return self.score_views(self.make_views(self.images01(images01, allow_out_of_range)))
+        return self.score_views(self.make_views(self.images01(images01, allow_out_of_range, checked)))
 
     def score_perceptual(self, perceptual: torch.Tensor) -> torch.Tensor:
         """(B, P) embeddings -> (B,) scores (when embeddings are already computed). Raises ValueError when
         the head reads backbone features (use score_embedded)."""
         return self.score_embedded(None, perceptual)
 
-    def attribute_scores(self, images01: torch.Tensor, allow_out_of_range: bool = False) -> dict[str, torch.Tensor]:
+    def attribute_scores(self, images01: torch.Tensor, allow_out_of_range: bool = False, checked: bool = False
+                         ) -> dict[str, torch.Tensor]:
         """Per-attribute P(good) in 0..1, each (B,), averaged over the views (inputs as for forward; the
         attribute head: supervised AttributeHead in the shipped heads, or zero-shot anchors)."""
-        return self.score_with_attributes(images01, allow_out_of_range)[1]
+        return self.score_with_attributes(images01, allow_out_of_range, checked)[1]
 
-    def score_with_attributes(self, images01: torch.Tensor, allow_out_of_range: bool = False
+    def score_with_attributes(self, images01: torch.Tensor, allow_out_of_range: bool = False, checked: bool = False
                               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(B,) scores as `forward` and the per-attribute P(good) as `attribute_scores`, from ONE backbone pass
         over the views (inputs as for forward). Raises ValueError."""
-        f, p, g = self._embed_views_grid(self.make_views(self.images01(images01, allow_out_of_range)))
+        f, p, g = self._embed_views_grid(self.make_views(self.images01(images01, allow_out_of_range, checked)))
         b, k = p.shape[:2]  # f (B, K, D), p (B, K, P), g (B, K, C, D) or None
         flat = p.flatten(0, 1)  # (B*K, P)
         grid = g.flatten(0, 1) if g is not None else None
-        scores = self.score_embedded(f.flatten(0, 1), flat, grid).view(b, k).mean(dim=1)  # (B,)
-        probs = self.attribute_probs_embedded(f.flatten(0, 1), flat).view(b, k, -1).mean(1)  # (B, A)
+        scores = mean_over_views(self.score_embedded(f.flatten(0, 1), flat, grid), [k] * b)  # (B,)
+        probs = mean_over_views(self.attribute_probs_embedded(f.flatten(0, 1), flat), [k] * b)  # (B, A)
         return scores, {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
 
 
@@ -203,10 +207,9 @@ def save_quality_head(path: str | Path, model: QualityModel, extra: dict[str, An
     """Write the head (and the attribute anchors) in the checkpoint format."""
     tensors = {f"head.{k}": v for k, v in model.head.state_dict().items()}
     tensors.update({f"attr.{k}": v for k, v in model.attribute_head.state_dict().items()})
-    cfg = {"kind": HEAD_KIND, "metric": model.metric, "head_type": model.head_type,
+    cfg = {"kind": HEAD_KIND, "metric": model.metric, "head_type": head_type_of(model.head, SCORE_HEADS),
            "attributes": list(model.attribute_head.attributes),
-           "attribute_head_type": ("features" if isinstance(model.attribute_head, FeatureAttributeHead) else
-                                   "regression" if isinstance(model.attribute_head, AttributeHead) else "zeroshot"),
+           "attribute_head_type": head_type_of(model.attribute_head, ATTRIBUTE_HEADS),
            "head_attributes": list(model.head.attributes) if isinstance(model.head, ZeroShotHead) else None,
            "perceptual_dim": model.declip.perceptual_dim, "feature_dim": model.declip.disentangler.cfg.image_in_dim,
            "declip_sha256": model.declip.checkpoint_sha256,
@@ -215,13 +218,25 @@ def save_quality_head(path: str | Path, model: QualityModel, extra: dict[str, An
     return save_checkpoint(path, tensors, cfg)
 
 
-def _feature_width(tensors: dict[str, torch.Tensor], declip: DeCLIP, path: str | Path) -> int:
-    """D_in of a feature head's saved standardisation; ValueError when the DeCLIP gives another width."""
+def _feature_width(tensors: dict[str, torch.Tensor], declip: DeCLIP, path: str | Path) -> None:
+    """ValueError when a feature head's saved standardisation (D_in,) is not the width the DeCLIP gives."""
     d_in = int(tensors["mean"].shape[0])
     if d_in != declip.disentangler.cfg.image_in_dim:
         raise ValueError(f"{path}: head expects {d_in} backbone features, DeCLIP gives "
                          f"{declip.disentangler.cfg.image_in_dim}")
-    return d_in
+
+
+def _rebuild(registry: Mapping[str, type[nn.Module]], head_type: str, tensors: dict[str, torch.Tensor], prefix: str,
+             attributes: Sequence[str], declip: DeCLIP, path: str | Path) -> nn.Module:
+    """One head from its registry name and the checkpoint tensors under `prefix` (declip_core.iqa.heads)."""
+    if head_type not in registry:
+        role = "attribute head" if registry is ATTRIBUTE_HEADS else "head"
+        raise ValueError(f"{path}: unknown {role} type {head_type!r}; known: {sorted(registry)}")
+    cls = registry[head_type]
+    t = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    if getattr(cls, "input", PERCEPTUAL) in (FEATURES, GRID):
+        _feature_width(t, declip, path)
+    return cls.from_state(t, attributes)  # type: ignore[attr-defined]
 
 
 def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
@@ -232,42 +247,11 @@ def load_quality_head(path: str | Path, declip: DeCLIP) -> QualityModel:
                          f"given {declip.checkpoint_sha256[:12]}…")
     if int(cfg["perceptual_dim"]) != declip.perceptual_dim:
         raise ValueError(f"{path}: head expects perceptual dim {cfg['perceptual_dim']}, DeCLIP has {declip.perceptual_dim}")
-    attr_t = {k[5:]: v for k, v in tensors.items() if k.startswith("attr.")}
-    attr_type = cfg.get("attribute_head_type", "zeroshot")
-    if attr_type == "zeroshot":
-        attr_head: ZeroShotHead | AttributeHead | FeatureAttributeHead = ZeroShotHead(
-            cfg["attributes"], attr_t["anchors"], float(attr_t["logit_scale"]))
-    elif attr_type == "regression":
-        attr_head = AttributeHead(cfg["attributes"], declip.perceptual_dim, hidden=int(attr_t["net.0.weight"].shape[0]))
-        attr_head.load_state_dict(attr_t, strict=True)
-    elif attr_type == "features":
-        attr_head = FeatureAttributeHead(cfg["attributes"], _feature_width(attr_t, declip, path),
-                                         hidden=int(attr_t["net.0.weight"].shape[0]))
-        attr_head.load_state_dict(attr_t, strict=True)
-    else:
-        raise ValueError(f"{path}: unknown attribute head type {attr_type!r}")
-    head_t = {k[5:]: v for k, v in tensors.items() if k.startswith("head.")}
-    if cfg["head_type"] == "zeroshot":
-        head: nn.Module = ZeroShotHead(cfg["head_attributes"], head_t["anchors"], float(head_t["logit_scale"]))
-    elif cfg["head_type"] == "regression":
-        head = RegressionHead(declip.perceptual_dim, hidden=int(head_t["net.0.weight"].shape[0]))
-        head.load_state_dict(head_t, strict=True)
-    elif cfg["head_type"] == "features":
-        # one-member heads of the v3 format store `net.*`; ensembles store `nets.<k>.*`
-        head_t = {("nets.0." + k[4:] if k.startswith("net.") else k): v for k, v in head_t.items()}
-        members = len({k.split(".")[1] for k in head_t if k.startswith("nets.")})
-        head = FeatureHead(_feature_width(head_t, declip, path), hidden=int(head_t["nets.0.0.weight"].shape[0]),
-                           members=members)
-        head.load_state_dict(head_t, strict=True)
-    elif cfg["head_type"] == "grid":
-        members = len({k.split(".")[1] for k in head_t if k.startswith("nets.")})
-        head = GridHead(_feature_width(head_t, declip, path), proj_dim=int(head_t["proj"].shape[1]),
-                        hidden=int(head_t["nets.0.0.weight"].shape[0]), members=members)
-        head.load_state_dict(head_t, strict=True)
-    else:
-        raise ValueError(f"{path}: unknown head type {cfg['head_type']!r}")
+    attr_head = _rebuild(ATTRIBUTE_HEADS, cfg.get("attribute_head_type", "zeroshot"), tensors, "attr.",
+                         cfg["attributes"], declip, path)
+    head = _rebuild(SCORE_HEADS, cfg["head_type"], tensors, "head.", cfg.get("head_attributes") or (), declip, path)
     views = ViewPolicy(**cfg["views"]) if cfg.get("views") else None
-    return freeze(QualityModel(declip, cfg["metric"], head, attr_head, cfg["head_type"], views))
+    return freeze(QualityModel(declip, cfg["metric"], head, attr_head, cfg["head_type"], views))  # type: ignore[arg-type]
 
 
 def create_quality_model(metric: str = "tech", checkpoint: str | Path | None = None, head: str | None = None,

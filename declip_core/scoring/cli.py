@@ -1,6 +1,7 @@
 """`declip-score`: score image collections into a resumable table, on one machine or a Ray cluster.
 
     declip-score INPUT... --metric tech [--metric aes] --out results.parquet [--engine local|ray]
+    declip-score photos/ --out -          # small jobs: a table on stdout (--json: one JSON object)
 
 INPUT: folders (recursive), globs, .txt/.csv/.tsv/.parquet lists with a path column, hf:<image folder>.
 Exit status: 0 every input scored, 1 some inputs could not be scored (each has an `error` row),
@@ -28,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("inputs", nargs="+", metavar="INPUT",
                     help="folders (recursive), globs, .txt/.csv/.tsv/.parquet path lists, hf:<image folder>")
     ap.add_argument("--metric", action="append", choices=METRICS, help="repeat for several (default tech)")
-    ap.add_argument("--out", "-o", required=True, help="results .parquet, .csv or .jsonl (resumed if it exists)")
+    ap.add_argument("--out", "-o", default=None,
+                    help="results .parquet, .csv or .jsonl (resumed if it exists); '-': print a table (small jobs)")
+    ap.add_argument("--json", action="store_true", help="print the results as one JSON object (small jobs; no --out)")
     ap.add_argument("--format", choices=("parquet", "csv", "jsonl"), default=None, help="default: from --out suffix")
     ap.add_argument("--engine", choices=("local", "ray"), default="local")
     ap.add_argument("--path-column", default="path", help="column of .csv/.tsv/.parquet lists (default path)")
@@ -85,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     metrics = list(dict.fromkeys(args.metric or ["tech"]))
     from declip_core.device import resolve_device
+    from declip_core.scoring.printed import PrintedResults
     from declip_core.scoring.progress import Progress
     from declip_core.scoring.ray_engine import MissingExtra
     from declip_core.scoring.scorer import build_scorer
@@ -95,9 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {msg}", file=sys.stderr)
         return 2
 
+    if args.json and args.out not in (None, "-"):
+        return fail("--json prints the results: leave out --out FILE")
+    if args.out is None and not args.json:
+        return fail("give --out FILE (a resumable table), --out - (print a table) or --json (print JSON)")
+    printed = args.json or args.out == "-"
     try:
-        import pyarrow  # noqa: F401
         import tqdm  # noqa: F401
+        if not printed:  # only the result tables need pyarrow
+            import pyarrow  # noqa: F401
     except ImportError as e:
         return fail(f"declip-score needs pyarrow and tqdm ({e}): pip install 'declip[scale]'")
     if args.batch_size < 1 or args.workers < 0 or args.actors < 1:
@@ -113,8 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  device=device, attributes=args.attributes, embedding=args.embedding,
                                  precision=args.precision, max_pixels=args.max_pixels)
         scorer = make()
-        sink = ResultSink(args.out, scorer.schema(), fmt=args.format, flush_rows=args.flush_rows,
-                          overwrite=args.overwrite)
+        sink = (PrintedResults(scorer.columns(), scorer.metrics, as_json=args.json) if printed else
+                ResultSink(args.out, scorer.schema(), fmt=args.format, flush_rows=args.flush_rows,
+                           overwrite=args.overwrite))
         done = sink.done()
     except MissingExtra as e:
         return fail(str(e))
@@ -155,7 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, old)
     summary = progress.close()
     summary.not_images = skipped.not_images
-    if not args.no_summary:
+    if isinstance(sink, PrintedResults):
+        print(sink.report(skipped.not_images))
+    elif not args.no_summary:
         print(summary.line(args.out), file=sys.stderr)
     if code:
         return code

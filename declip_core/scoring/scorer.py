@@ -21,7 +21,7 @@ import torch
 from declip_core.embed import Decoded, Embedded, decode_item, embed_decoded, preprocess_config
 from declip_core.io import DEFAULT_MAX_PIXELS
 from declip_core.iqa.model import QualityModel
-from declip_core.iqa.views import ViewPolicy
+from declip_core.views import ViewPolicy, mean_over_views
 
 _HERE = "declip_core/scoring/scorer.py"
 
@@ -105,18 +105,19 @@ class Scorer:
                 p = torch.cat(per)  # (sum K, P)
                 f = torch.cat([embedded[j].features[v] for j in ok]) if "features" in m.outputs else None
                 g = torch.cat([embedded[j].grid[v] for j in ok]) if "grid" in m.outputs else None  # (sum K, C, D)
-                scores = torch.split(m.score_embedded(f, p, g).double(), sizes)  # per input (K,)
-                for j, s in zip(ok, scores):
-                    rows[j][name] = float(s.mean())
+                scores = mean_over_views(m.score_embedded(f, p, g).double(), sizes)  # (len(ok),)
+                for j, s in zip(ok, scores.tolist()):
+                    rows[j][name] = s
                 if self.attributes:
-                    probs = torch.split(m.attribute_probs_embedded(f, p).double(), sizes)  # (K, A)
-                    for j, pr in zip(ok, probs):
-                        for a, val in zip(m.attribute_head.attributes, pr.mean(0).tolist()):
+                    probs = mean_over_views(m.attribute_probs_embedded(f, p).double(), sizes)  # (len(ok), A)
+                    for j, pr in zip(ok, probs.tolist()):
+                        for a, val in zip(m.attribute_head.attributes, pr):
                             rows[j][f"{name}_{a}"] = val
         if self.embedding:
             v = self.view_of[self.metrics[0]]
             for j in ok:
-                rows[j]["perceptual"] = embedded[j].perceptual[v].mean(0).tolist()
+                per = embedded[j].perceptual[v]  # (K, P)
+                rows[j]["perceptual"] = mean_over_views(per, [len(per)])[0].tolist()
         return rows
 
     def score_sources(self, indexed: Sequence[tuple[int, Any]]) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from declip_core.training.data.manifest import Row
 from declip_core.inference import DeCLIP
 from declip_core.iqa.heads import RegressionHead, ZeroShotHead
 from declip_core.iqa.model import QualityModel, zero_shot_head
-from declip_core.iqa.views import ViewPolicy, make_views
+from declip_core.views import ViewPolicy, make_views
 from declip_core.training.quality_fit import (TECH_ATTRIBUTES, FeatureFitConfig, FitConfig, Ladders,
                                               attribute_family, attribute_targets, fit_attribute_head,
                                               fit_feature_attribute_head, fit_feature_head, fit_tech_head,

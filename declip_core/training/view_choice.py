@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from declip_core.iqa.model import QualityModel
-from declip_core.iqa.views import ViewPolicy, n_views
 from declip_core.training.ranking import within_group_summary
+from declip_core.views import ViewPolicy, n_views
 
 
 @dataclass(frozen=True)

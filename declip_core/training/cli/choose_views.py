@@ -18,7 +18,7 @@ DEFAULT_TYPES = ("gaussian_blur", "white_noise", "jpeg", "darken", "contrast_cha
 
 def candidate_policies() -> list:
     """The candidate ViewPolicy set: crop sides, layouts and the whole-image view."""
-    from declip_core.iqa.views import ViewPolicy
+    from declip_core.views import ViewPolicy
 
     return [ViewPolicy("crops", side=256, layout="centre"), ViewPolicy("crops", side=384, layout="centre"),
             ViewPolicy("crops", side=256, layout="pair"), ViewPolicy("crops", side=256, layout="grid", grid=2),

@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     protocols = a.protocol if a.protocol is not None else ([] if a.head else ["intra", "cross"])
 
-    from declip_core.iqa.views import ViewPolicy
     from declip_core.training.mos import evaluate_mos
+    from declip_core.views import ViewPolicy
 
     try:
         rep = evaluate_mos(a.dataset, declip=a.declip, metric=a.metric, protocols=protocols, heads=a.head,

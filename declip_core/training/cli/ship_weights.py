@@ -1,11 +1,13 @@
 #!/usr/bin/env python
 """Copy a finished training run into the package as the shipped weight tags.
 
-    python training/ship_weights.py runs/lite [--version v1]
+    python training/ship_weights.py runs/lite [--version v5] [--config training/configs/lite-v5.yaml]
 
 Writes declip_core/weights/declip-lite-<v>.{safetensors,json} (DeCLIP, stored as float16 to halve
 the file; loading upcasts to float32), declip-lite-tech-<v>.* and declip-lite-aes-<v>.* (the quality
-heads, re-saved so that they reference the shipped DeCLIP's sha256) and declip_core/weights/tags.py.
+heads, re-saved so that they reference the shipped DeCLIP's sha256) and their rows of
+declip_core/weights/tags.json (other tags, e.g. control-demo, are kept). --version and --config default to
+those of the latest shipped 'lite' tag (re-shipping a run of the same generation).
 """
 from __future__ import annotations
 
@@ -16,22 +18,26 @@ import sys
 from pathlib import Path
 
 from declip_core.constants import METRICS
-
-WEIGHTS = Path(__file__).resolve().parents[2] / "weights"  # declip_core/weights
+from declip_core.pretrained import BUNDLED_DIR as WEIGHTS  # declip_core/weights
+from declip_core.pretrained import PRETRAINED, TAGS_FILE, WeightTag, write_tags
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
+    latest = PRETRAINED["lite"]
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", help="a train.py output folder holding declip/iqa-tech/iqa-aes checkpoints")
-    ap.add_argument("--version", default="v1")
-    ap.add_argument("--config", default="training/configs/lite.yaml", help="the training config of the run (recorded)")
+    ap.add_argument("--version", default=latest.version, help=f"default: the latest tag's ({latest.version})")
+    ap.add_argument("--config", default=latest.training_config,
+                    help=f"the training config of the run (recorded; default the latest tag's, {latest.training_config})")
+    ap.add_argument("--licence", default=latest.licence, help=f"of the weights (default {latest.licence})")
     ap.add_argument("--then", default="", help="commands run between training and shipping (recorded), e.g. the view choice")
     a = ap.parse_args(argv)
 
     import torch
 
     from declip_core.checkpoint import load_checkpoint, read_config, save_checkpoint
+    from declip_core.constants import SCORE_RANGE
     from declip_core.inference import declip_from_checkpoint
     from declip_core.iqa.model import load_quality_head, save_quality_head
 
@@ -45,9 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     half = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}
     dpath = save_checkpoint(WEIGHTS / f"declip-lite-{a.version}.safetensors", half, cfg)
     declip = declip_from_checkpoint(dpath)
-    tags = [{"name": "lite", "kind": "declip", "file": dpath.name, "sha256": read_config(dpath)["sha256"],
-             "backbone": "lite", "source": cfg["extra"]["made_by"],
-             "description": "DeCLIP on the lite stand-in backbone, trained offline on CPU (demo grade)"}]
+    common = {"licence": a.licence, "training_config": a.config, "version": a.version, "source": cfg["extra"]["made_by"]}
+    tags = [WeightTag(tag="lite", file=dpath.name, sha256=read_config(dpath)["sha256"], kind="declip", metric=None,
+                      score_range=None, description="DeCLIP on the lite stand-in backbone, trained offline on CPU "
+                                                    "(demo grade)", **common)]
     for metric in METRICS:
         src = run / f"iqa-{metric}.safetensors"
         orig = declip_from_checkpoint(run / "declip.safetensors", backbone=declip.backbone)
@@ -59,18 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             diff = float((load_quality_head(src, orig)(x) - qm(x)).abs().max())
         print(f"{metric}: float16 DeCLIP changes scores by at most {diff:.2e} on random images")
-        tags.append({"name": f"lite-{metric}", "kind": "iqa_head", "file": hp.name, "sha256": read_config(hp)["sha256"],
-                     "backbone": "lite", "source": cfg["extra"]["made_by"],
-                     "description": f"declip_{metric} default head ({qm.head_type}), trained on I&2T-derived targets"})
-    from declip_core.weights.tags import TAGS as OLD
-
-    tags += [t for t in OLD if t["name"] not in {x["name"] for x in tags}]  # keep other tags (control-demo)
-    body = ",\n".join("    " + json.dumps(t) for t in tags)
-    (WEIGHTS / "tags.py").write_text('"""The shipped weight tags: file, sha256, backbone and how each was made '
-                                     '(see docs/weights.md)."""\nfrom __future__ import annotations\n\n'
-                                     f"TAGS: tuple[dict[str, str], ...] = (\n{body},\n)\n")
+        tags.append(WeightTag(tag=f"lite-{metric}", file=hp.name, sha256=read_config(hp)["sha256"], kind="iqa_head",
+                              metric=metric, score_range=SCORE_RANGE, description=f"declip_{metric} default head "
+                              f"({qm.head_type}), trained on I&2T-derived targets", **common))
+    tags += [t for t in PRETRAINED.values() if t.tag not in {x.tag for x in tags}]  # keep other tags (control-demo)
+    write_tags(tags, TAGS_FILE)
     for t in tags:
-        print(f"{t['name']}: {t['file']} sha256 {t['sha256']}")
+        print(f"{t.tag}: {t.file} sha256 {t.sha256}")
     return 0
 
 

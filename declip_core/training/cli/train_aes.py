@@ -30,7 +30,7 @@ def _features(dc, views, photos: dict, items_of, short: int, cache: Path, log) -
     from safetensors.torch import load_file, save_file
 
     from declip_core.io import load_rgb_array
-    from declip_core.iqa.views import make_views
+    from declip_core.views import make_views
     from declip_core.training.aesthetic_head import render_item
     from declip_core.training.view_choice import resize_short
 
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="runs/lite-aes-v5")
     ap.add_argument("--short", type=int, default=384, help="shorter side of the training images in px")
     ap.add_argument("--seeds", type=int, default=2, help="seeds per edit on training photos (validation: 1)")
-    ap.add_argument("--damage-types", default="gaussian_blur,motion_blur,jpeg,jpeg2000,white_noise,impulse_noise,"
-                    "darken,brighten,color_quantization,pixelate,contrast_change,saturate_down",
+    ap.add_argument("--damage-types", default="gaussian_blur,motion_blur,jpeg,white_noise,impulse_noise,darken,"
+                    "brighten,color_quantization,pixelate,contrast_change,saturate_down,jpeg2000",
                     help="registry types at levels 3..5 in training (validation: every type)")
     ap.add_argument("--members", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=30)

@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                          "aes: one resized view)")
     a = ap.parse_args(argv)
 
-    from declip_core.iqa.views import ViewPolicy
     from declip_core.training.mos import train_mos
+    from declip_core.views import ViewPolicy
 
     try:
         res = train_mos(a.dataset, a.out, declip=a.declip, metric=a.metric, cache_dir=a.cache_dir, split=a.split,

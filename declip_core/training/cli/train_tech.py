@@ -51,7 +51,7 @@ def encode_items(dc, views, items, load_rgb, cache, log, label: str):
     import numpy as np
     import torch
 
-    from declip_core.iqa.views import make_views
+    from declip_core.views import make_views
     from declip_core.training.tech_data import render_tech_item
 
     keys = [repr(it) for it in items]
@@ -190,7 +190,7 @@ def _run(a: argparse.Namespace) -> int:
     # attribute head on the mosaic's whole-image features: uniform and clean items (region-limited ones have no
     # single attribute level)
     from declip_core.training.quality_fit import flat_frame_targets, flat_frames
-    from declip_core.iqa.views import make_views
+    from declip_core.views import make_views
 
     fnames, fx = flat_frames(256)
     with torch.no_grad():

@@ -11,7 +11,6 @@ import numpy as np
 
 from declip_core.array_cache import ShardedArrayCache
 from declip_core.inference import DeCLIP
-from declip_core.iqa.views import ViewPolicy
 from declip_core.training.mos.embed import (
     ViewEmbeddings,
     _file_key,
@@ -19,6 +18,7 @@ from declip_core.training.mos.embed import (
     embed_views,
 )
 from declip_core.training.mos.sets import MosSet, Problem, load_mos_set
+from declip_core.views import ViewPolicy
 
 _HERE = "declip_core/training/mos/cache.py"
 

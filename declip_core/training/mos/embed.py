@@ -1,6 +1,6 @@
 """Per-view perceptual embeddings of image files, decoded exactly as `score_files` decodes them.
 
-An image is seen as the quality model sees it at scoring (`declip_core.iqa.views`; tech: native-resolution
+An image is seen as the quality model sees it at scoring (`declip_core.views`; tech: native-resolution
 256-px crops, aes: one resized view). Each view is a training row carrying its image's MOS; an image's
 prediction is the mean over its views (`QualityModel.score_views`).
 """
@@ -18,8 +18,8 @@ import torch
 
 from declip_core.embed import embed_stream
 from declip_core.inference import DeCLIP
-from declip_core.iqa.views import ViewPolicy
 from declip_core.training.feature_cache import backbone_key
+from declip_core.views import ViewPolicy
 
 _HERE = "declip_core/training/mos/embed.py"
 CACHE_VERSION = 1

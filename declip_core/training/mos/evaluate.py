@@ -16,12 +16,12 @@ import numpy as np
 
 from declip_core.inference import DeCLIP
 from declip_core.iqa.model import METRICS, QualityModel, create_quality_model, default_views
-from declip_core.iqa.views import ViewPolicy
 from declip_core.training.mos.cache import Embedded, load_and_embed
 from declip_core.training.mos.fit import fit_views_head, predict
 from declip_core.training.mos.protocol import ProtocolResult, Scores, cross_dataset, evaluate, run_protocol
 from declip_core.training.mos.sets import Problem, default_metric
 from declip_core.training.mos.train import _resolve_declip, _scores_dict
+from declip_core.views import ViewPolicy
 
 _HERE = "declip_core/training/mos/evaluate.py"
 

@@ -3,7 +3,7 @@ and the usual IQA evaluation protocols on DeCLIP's perceptual embedding.
 
 * `load_mos_set(spec)`: a dataset through `declip_core.training.data.sources` (``name:/root[;key=value]``),
   MOS normalised to 0..1 (higher better); missing files and records without MOS are reported.
-* Views: an image is seen as the quality model sees it at scoring (`declip_core.iqa.views`; tech:
+* Views: an image is seen as the quality model sees it at scoring (`declip_core.views`; tech:
   native-resolution 256-px crops, aes: one resized view), decoded exactly as `score_files` does. Each
   view is a training row carrying its image's MOS; an image's prediction is the mean over its views
   (`QualityModel.score_views`). The policy is saved with the head.
@@ -13,7 +13,7 @@ and the usual IQA evaluation protocols on DeCLIP's perceptual embedding.
 * `fit_mos_head`: a RegressionHead fitted on standardised embeddings (the standardisation folded
   into its first layer), on one intra-op thread (small full-batch fits are much faster so).
 * `train_mos` / `evaluate_mos`: what training/train_iqa.py and training/eval_iqa.py run; both take
-  a DeCLIP instance (tests use `declip_core.training.testing.tiny_declip()`) or a tag/path.
+  a DeCLIP instance (tests use `declip_core.testing.tiny_declip()`) or a tag/path.
 
 Protocols: intra-dataset (10 random 80/20 splits, by reference image for synthetic sets such as
 KADID-10k; median SRCC / PLCC after the 4-parameter logistic / KRCC), cross-dataset (train on one
@@ -31,11 +31,11 @@ import numpy as np
 
 from declip_core.inference import DeCLIP, load_declip
 from declip_core.iqa.model import METRICS, QualityModel, default_views, save_quality_head, zero_shot_head
-from declip_core.iqa.views import ViewPolicy
 from declip_core.training.mos.cache import load_and_embed
 from declip_core.training.mos.fit import _pool, fit_views_head, predict
 from declip_core.training.mos.protocol import Scores, evaluate
 from declip_core.training.mos.sets import Problem, default_metric
+from declip_core.views import ViewPolicy
 
 _HERE = "declip_core/training/mos/train.py"
 

@@ -1,5 +1,9 @@
 """Tiny, randomly initialised DeCLIP parts for fast tests (no weights, deterministic per seed).
 
+Test support, not inference: no module of the inference package imports it (tests/test_import_boundaries.py),
+and it may use training helpers (the scoped RNG of declip_core.training.runtime). It lives in the package,
+not under tests/, so that subprocesses, benchmarks and the ComfyUI test scripts can import it.
+
 `TinyBackbone` is a real Backbone implementation (a 3-layer conv net and a hashed
 character-trigram text encoder), so code under test runs the same paths as with `lite`.
 """
@@ -14,9 +18,9 @@ from torch import nn
 
 from declip_core.backbones.base import Backbone, BackboneInfo, ImageFeatures, PreprocessConfig
 from declip_core.backbones.efficientnet_lite import channel_stats
-from declip_core.model import DisentanglerConfig, Disentangler
-from declip_core.transforms import make_pil_transform
+from declip_core.model import Disentangler, DisentanglerConfig
 from declip_core.training.runtime import isolated_rng
+from declip_core.transforms import make_pil_transform
 
 TINY_PREPROCESS = PreprocessConfig(image_size=32, resize="shortest", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 _BUCKETS = 512
