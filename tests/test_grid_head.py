@@ -87,3 +87,26 @@ def test_grid_head_checkpoint_round_trip_and_map(tmp_path):
     back = load_quality_head(p, dc)
     assert isinstance(back.head, GridHead) and back.views == vp and float(back.head.pool_tau) == pytest.approx(0.1)
     assert torch.allclose(back(x), s)
+
+
+def test_fit_grid_head_learns_ladders():
+    """On cells whose features drift with the level, the fitted head ranks the ladders (and its pool_tau is one
+    of the candidates)."""
+    import numpy as np
+
+    from declip_core.training.config import FeatureFitConfig
+    from declip_core.training.fragment_fit import POOL_TAUS, _val_srcc, fit_grid_head
+    from declip_core.training.quality_fit import Ladders
+    from declip_core.training.ranking import ladder_pairs
+
+    torch.manual_seed(0)
+    n, c, d = 60, 9, 20
+    lvl = torch.arange(n) % 6
+    local = torch.randn(n, c, d) + lvl[:, None, None].float() * torch.linspace(0, 1, d)
+    grp = [f"g{i // 6}" for i in range(n)]
+    b, w = ladder_pairs(grp, lvl.tolist())
+    lad = Ladders(np.arange(n), lvl.numpy(), grp, ["t"] * n)
+    h = fit_grid_head(local, b, w, local, lad, FeatureFitConfig(epochs=20, batch_pairs=64, members=2, hidden=8),
+                      proj_dim=8)
+    assert len(h.nets) == 2 and float(h.pool_tau) in POOL_TAUS
+    assert _val_srcc(h, local, lad)["srcc"] > 0.8

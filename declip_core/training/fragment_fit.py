@@ -51,10 +51,23 @@ def init_grid_head(local: torch.Tensor, proj_dim: int = 256, hidden: int = 128, 
     return head
 
 
-def fit_grid_member(base: GridHead, local: torch.Tensor, better: torch.Tensor, worse: torch.Tensor,
-                    val_local: torch.Tensor, val_lad: Ladders, cfg: FeatureFitConfig,
-                    log: Callable[[str], None] | None = None) -> GridHead:
-    """One member on `base`'s standardisation and projection (see the module docstring)."""
+def project_cells(head: GridHead, local: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """(N, C, D) per-cell features (any float dtype) -> (N, C, proj_dim) float32 through head's fixed
+    standardisation and projection (computed once: the members train on these)."""
+    with torch.no_grad():
+        return torch.cat([head.project(c.float()) for c in local.split(chunk)])
+
+
+def _pooled(head: GridHead, z: torch.Tensor, chunk: int = 1024) -> np.ndarray:
+    with torch.no_grad():
+        return torch.cat([head.pool(head.cell_scores_projected(c)) for c in z.split(chunk)]).numpy()
+
+
+def fit_grid_member(base: GridHead, z: torch.Tensor, better: torch.Tensor, worse: torch.Tensor,
+                    val_z: torch.Tensor, val_lad: Ladders, cfg: FeatureFitConfig,
+                    log: Callable[[str], None] | None = None) -> torch.nn.Module:
+    """One member (an MLP on projected cells, seed cfg.seed) trained on projected cells z (N, C, proj_dim)
+    and validated on val_z (M, C, proj_dim) with `base`'s pooling; returns the member's network."""
     if better.numel() == 0 or len(val_lad.idx) == 0 or cfg.epochs < 1:
         raise ValueError(f"need ranking pairs, validation ladders and epochs >= 1; got {better.numel()} pairs, "
                          f"{len(val_lad.idx)} ladder rows, {cfg.epochs} epochs")
@@ -66,28 +79,28 @@ def fit_grid_member(base: GridHead, local: torch.Tensor, better: torch.Tensor, w
         opt = torch.optim.AdamW(head.nets.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         steps = cfg.epochs * -(-better.numel() // cfg.batch_pairs)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-        best, best_state = -2.0, copy.deepcopy(head.state_dict())
+        best, best_state = -2.0, copy.deepcopy(head.nets.state_dict())
         for epoch in range(1, cfg.epochs + 1):
             head.train()
             perm = torch.randperm(better.numel())
             for k in range(0, better.numel(), cfg.batch_pairs):
                 sel = perm[k: k + cfg.batch_pairs]
                 ids, inv = torch.unique(torch.cat([better[sel], worse[sel]]), return_inverse=True)
-                z = torch.nn.functional.dropout(head.project(local[ids].float()), cfg.dropout, training=True)
-                s = head.cell_scores_projected(z).mean(dim=1)  # (n,) pooled by the mean while training
+                zz = torch.nn.functional.dropout(z[ids], cfg.dropout, training=True)
+                s = head.cell_scores_projected(zz).mean(dim=1)  # (n,) pooled by the mean while training
                 loss = ranking_loss(s, inv[: len(sel)], inv[len(sel):], cfg.margin, cfg.temperature)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 sched.step()
             head.eval()
-            v = _val_srcc(head, val_local, val_lad)
+            v = within_group_summary(_pooled(head, val_z)[val_lad.idx], val_lad.level, val_lad.group)
             if log:
                 log(f"grid head epoch {epoch}: loss {float(loss.detach()):.4f} val SRCC {v['srcc']:.3f} 2AFC {v['2afc']:.3f}")
             if v["srcc"] > best:
-                best, best_state = v["srcc"], copy.deepcopy(head.state_dict())
-        head.load_state_dict(best_state)
-    return head.eval()
+                best, best_state = v["srcc"], copy.deepcopy(head.nets.state_dict())
+        head.nets.load_state_dict(best_state)
+    return head.nets[0].eval()
 
 
 def fit_grid_head(local: torch.Tensor, better: torch.Tensor, worse: torch.Tensor, val_local: torch.Tensor,
@@ -99,13 +112,13 @@ def fit_grid_head(local: torch.Tensor, better: torch.Tensor, worse: torch.Tensor
     if local.ndim != 3 or val_local.ndim != 3:
         raise ValueError(f"need per-cell features (N, C, D), got {tuple(local.shape)} and {tuple(val_local.shape)}")
     base = init_grid_head(local, proj_dim=proj_dim, hidden=cfg.hidden, seed=cfg.seed)
+    z, val_z = project_cells(base, local), project_cells(base, val_local)
     nets = []
     for k in range(cfg.members):
         if log and cfg.members > 1:
             log(f"grid head member {k + 1}/{cfg.members}")
-        m = fit_grid_member(base, local, better, worse, val_local, val_lad, FeatureFitConfig(
-            **{**cfg.__dict__, "seed": cfg.seed + k}), log)
-        nets.append(m.nets[0])
+        nets.append(fit_grid_member(base, z, better, worse, val_z, val_lad,
+                                    FeatureFitConfig(**{**cfg.__dict__, "seed": cfg.seed + k}), log))
     head = GridHead(local.shape[2], proj_dim=proj_dim, hidden=cfg.hidden, members=len(nets))
     head.load_state_dict({"mean": base.mean, "std": base.std, "proj": base.proj, "pool_tau": base.pool_tau,
                           **{f"nets.{i}.{k}": v for i, n in enumerate(nets) for k, v in n.state_dict().items()}})

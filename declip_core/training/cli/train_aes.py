@@ -9,8 +9,8 @@ px); validation: the `val` split (never the `test` split, which the benchmark ke
 declip_core.training.aesthetic_head. Two heads are fitted on the same pairs, a FeatureHead on the backbone
 features of the aes view (`whole`: the full frame) and one on the perceptual embedding (the paper's place for
 it); the one with the better validation pair accuracy ships, with a FeatureAttributeHead for composition,
-lighting and colour_harmony. Features are cached per split in <out>/aes-features-<split>.safetensors (a key of
-the photos, the settings and the DeCLIP checkpoint's sha256), so a rerun after Ctrl-C skips them.
+lighting and colour_harmony. Backbone features are cached per image in <out>/cache-<key>/ (the key: DeCLIP
+checkpoint, view, --short), so Ctrl-C and the same command resume, and a rerun with more items computes only those.
 Writes <out>/iqa-aes.safetensors and <out>/aes_report.json.
 """
 from __future__ import annotations
@@ -24,39 +24,33 @@ import time
 from pathlib import Path
 
 
-def _features(dc, views, photos: dict, items_of, short: int, cache: Path, log) -> tuple[list, "object", "object"]:
-    """(items, features (N, D), perceptual (N, P)) of every item of every photo; cached in `cache`."""
+def _features(dc, views, photos: dict, items_of, short: int, cache, log) -> tuple[list, "object", "object"]:
+    """(items, features (N, D), perceptual (N, P)) of every item of every photo; features cached per item in
+    `cache` (declip_core.array_cache.ShardedArrayCache), so a rerun computes only what is missing."""
+    import numpy as np
     import torch
-    from safetensors.torch import load_file, save_file
 
     from declip_core.io import load_rgb_array
-    from declip_core.views import make_views
     from declip_core.training.aesthetic_head import render_item
     from declip_core.training.view_choice import resize_short
+    from declip_core.views import make_views
 
     items = [it for pid in photos for it in items_of(pid)]
-    key = hashlib.sha256(json.dumps([str(dc.checkpoint_sha256), views.to_dict(), short,
-                                     [repr(it) for it in items]]).encode()).hexdigest()
-    if cache.is_file():
-        t = load_file(str(cache))
-        if "key" in t and bytes(t["key"].tolist()).decode() == key:
-            log(f"features from {cache}")
-            return items, t["features"], t["perceptual"]
-    feats, percs = [], []
+    todo = set(cache.missing([repr(it) for it in items]))
     t0 = time.time()
     with torch.inference_mode():
         for k, (pid, path) in enumerate(photos.items()):
+            its = [it for it in items_of(pid) if repr(it) in todo]
+            if not its:
+                continue
             rgb = resize_short(load_rgb_array(path), short)
-            its = items_of(pid)
             x = torch.stack([torch.from_numpy(render_item(it, rgb)).permute(2, 0, 1) for it in its]).float() / 255.0
             v = make_views(x, views, dc.preprocess_config).flatten(0, 1)  # (n, 3, S, S)
-            f = dc.features(v, checked=False)
-            feats.append(f), percs.append(dc.embed_features(f).perceptual)
+            cache.put([repr(it) for it in its], np.ascontiguousarray(dc.features(v, checked=False).numpy()))
             log(f"  {k + 1}/{len(photos)} {pid}: {len(its)} images ({time.time() - t0:.0f} s)")
-    f, p = torch.cat(feats), torch.cat(percs)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"features": f.contiguous(), "perceptual": p.contiguous(),
-               "key": torch.tensor(list(key.encode()), dtype=torch.uint8)}, str(cache))
+    f = torch.from_numpy(cache.rows([repr(it) for it in items]))
+    with torch.no_grad():
+        p = dc.embed_features(f).perceptual
     return items, f, p
 
 
@@ -71,9 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="runs/lite-aes-v5")
     ap.add_argument("--short", type=int, default=384, help="shorter side of the training images in px")
     ap.add_argument("--seeds", type=int, default=2, help="seeds per edit on training photos (validation: 1)")
-    ap.add_argument("--damage-types", default="gaussian_blur,motion_blur,jpeg,white_noise,impulse_noise,darken,"
-                    "brighten,color_quantization,pixelate,contrast_change,saturate_down,jpeg2000",
-                    help="registry types at levels 3..5 in training (validation: every type)")
+    ap.add_argument("--damage-types", default="all",
+                    help="comma-separated registry types at levels 3..5 in training, or 'all' (validation: every type)")
     ap.add_argument("--members", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1)
@@ -88,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(a: argparse.Namespace) -> int:
     import torch
 
+    from declip_core.array_cache import ShardedArrayCache
     from declip_core.constants import AES_ATTRIBUTES
     from declip_core.inference import freeze, load_declip
     from declip_core.iqa.heads import FeatureAttributeHead
@@ -116,7 +110,7 @@ def _run(a: argparse.Namespace) -> int:
         print(f"error: {collection}: needs train and val photos (gather them with training/gather_photos.py)",
               file=sys.stderr)
         return 2
-    damage = tuple(t for t in a.damage_types.split(",") if t)
+    damage = tuple(DISTORTIONS) if a.damage_types == "all" else tuple(t for t in a.damage_types.split(",") if t)
     unknown = [t for t in damage if t not in DISTORTIONS]
     if unknown:
         print(f"error: unknown damage types {unknown}", file=sys.stderr)
@@ -125,12 +119,14 @@ def _run(a: argparse.Namespace) -> int:
     views = default_views("aes")
     t0 = time.time()
     log(f"aesthetic set: {len(train_photos)} training photos, {len(val_photos)} validation photos, view {views.to_dict()}")
+    key = hashlib.sha256(json.dumps([str(dc.checkpoint_sha256), views.to_dict(), a.short]).encode()).hexdigest()[:16]
+    cache = ShardedArrayCache(out / f"cache-{key}")
     tr_items, ftr, ptr = _features(dc, views, train_photos,
                                    lambda p: plan_items([p], seeds=range(a.seeds), damage_types=damage),
-                                   a.short, out / "aes-features-train.safetensors", log)
+                                   a.short, cache, log)
     va_items, fva, pva = _features(dc, views, val_photos,
                                    lambda p: plan_items([p], seeds=(0,), damage_types=tuple(DISTORTIONS)),
-                                   a.short, out / "aes-features-val.safetensors", log)
+                                   a.short, cache, log)
     t_feat = time.time() - t0
     b, w = aesthetic_pairs(tr_items)
     vb, vw = aesthetic_pairs(va_items)
