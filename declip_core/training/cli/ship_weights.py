@@ -27,7 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--version", default="v1")
     ap.add_argument("--config", default="training/configs/lite.yaml", help="the training config of the run (recorded)")
     ap.add_argument("--then", default="", help="commands run between training and shipping (recorded), e.g. the view choice")
+    from declip_core.training.data_root import add_data_argument, expand_args
+
+    add_data_argument(ap)
     a = ap.parse_args(argv)
+    expand_args(a, ['run'])
 
     import torch
 
