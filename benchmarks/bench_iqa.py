@@ -2,7 +2,7 @@
 512x512 files, and the speed/memory of batch scoring.
 
     python benchmarks/bench_iqa.py [--i2t DIR --split test] [--declip PATH --checkpoint PATH] [--size 256]
-                                   [--niqe-params runs/niqe/niqe_pris_params.npz] [--n-files 32]
+                                   [--niqe-params {data}/niqe/niqe_pris_params.npz] [--data DIR] [--n-files 32]
                                    [--skip-quality] [--skip-throughput] [--skip-speed]
                                    [--out docs/benchmarks/iqa_benchmark.md]
 
@@ -51,6 +51,7 @@ from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS, apply_d
 from declip_core.io import load_image
 from declip_core.samples import sample_path
 from declip_core.training.config import DEFAULT_HELDOUT_PHOTOS, DEFAULT_HELDOUT_TYPES
+from declip_core.training.data_root import add_data_argument, expand_args
 from declip_core.training.ranking import group_2afc, group_srcc
 
 _HERE = "benchmarks/bench_iqa.py"
@@ -324,6 +325,40 @@ def brisque_scorer() -> Metric:
 
     b = CompatBRISQUE()
     return Metric("BRISQUE", lambda images: np.array([b.score_array(im) for im in images]), True)
+
+
+def classical_metrics(niqe_params: str | Path) -> tuple[list[Metric], dict[str, str]]:
+    """The classical baselines that can run here, and {name: why} for those that cannot (they get a
+    'missing: <why>' row in the tables instead of being dropped)."""
+    metrics: list[Metric] = []
+    missing: dict[str, str] = {}
+    for name, make in (("BRISQUE", brisque_scorer), ("PIQE (pyiqa)", piqe_scorer)):
+        try:
+            metrics.append(make())
+        except (ImportError, OSError, ValueError, RuntimeError) as e:
+            missing[name] = f"{type(e).__name__}: {e}"
+    niqe = "NIQE (pyiqa, original params)"
+    if not Path(niqe_params).is_file():
+        missing[niqe] = (f"no parameters at {niqe_params} (pyiqa's NIQE would download them); run "
+                         f"`python benchmarks/niqe_params.py {niqe_params}`")
+    else:
+        try:
+            metrics.append(niqe_scorer(niqe_params))
+        except (ImportError, OSError, ValueError, RuntimeError, KeyError) as e:
+            missing[niqe] = f"{niqe_params}: {type(e).__name__}: {e}"
+    return metrics, missing
+
+
+def with_missing_rows(md: str, missing: dict[str, str], n_values: int) -> str:
+    """The markdown with one row per missing metric ('missing: <why>', then '-' cells) after the rows of its
+    first table (a table has n_values value columns)."""
+    if not missing:
+        return md
+    rows = [f"| {name} | missing: {why.replace('|', '/')} |" + " - |" * (n_values - 1) for name, why in missing.items()]
+    lines = md.split("\n")
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("|"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(lines[:end] + rows + lines[end:])
 
 
 def split_types(heldout: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -680,8 +715,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="distortion types never used in training (default: the training config's)")
     ap.add_argument("--size", type=int, default=256, help="side of the square sample-photo crops (without --i2t)")
     ap.add_argument("--photos", nargs="*", default=list(DEFAULT_HELDOUT_PHOTOS), help="sample photos (without --i2t)")
-    ap.add_argument("--niqe-params", default=str(ROOT / "runs" / "niqe" / "niqe_pris_params.npz"),
-                    help="NIQE pristine parameters (npz or mat); NIQE is left out, saying so, when missing")
+    add_data_argument(ap)
+    ap.add_argument("--niqe-params", default="{data}/niqe/niqe_pris_params.npz",
+                    help="NIQE pristine parameters (npz or mat); when missing, NIQE gets a 'missing: <why>' row")
     ap.add_argument("--n-files", type=int, default=32, help="512x512 files for the per-metric throughput")
     ap.add_argument("--n-speed", type=int, default=64, help="files for the speed run (RSS at N/4 and N)")
     ap.add_argument("--batch-size", type=int, default=16)
@@ -696,6 +732,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--_rss-child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    expand_args(a, ["niqe_params", "crops_jsonl", "i2t", "score_cache", "out", "json"])
     if a.threads:
         import torch
 
@@ -718,14 +755,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"DeCLIP `{model_args[0]}` (sha256 {str(model.declip.checkpoint_sha256)[:12]}), "  # type: ignore[attr-defined]
                 f"head `{model_args[1]}`. The machine is shared, so timings are noisy."]
     figures: dict[str, object] = {"machine": machine, "model": model_args, "command": cmd}
-    classical = [brisque_scorer(), piqe_scorer()]
-    niqe_note = ""
-    if Path(a.niqe_params).is_file():
-        classical.append(niqe_scorer(a.niqe_params))
-    else:
-        niqe_note = (f"\n\nNIQE left out: no parameters at {a.niqe_params} (pyiqa's NIQE downloads them; "
-                     "`python benchmarks/niqe_params.py` fetches the original ones from PyPI's basicsr sdist).")
-        print(niqe_note.strip(), flush=True)
+    classical, missing = classical_metrics(a.niqe_params)
+    figures["missing"] = missing
+    for name, why in missing.items():
+        print(f"{name}: missing: {why}", flush=True)
     cached = [ScoreCache(a.score_cache, m).cached() for m in classical] if a.score_cache else classical
     if kept["## Quality"]:
         sections.append(kept["## Quality"] + "\n\n(kept from an earlier run: this run skipped it)")
@@ -752,7 +785,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"quality on {where} ...", flush=True)
         q = quality_tables(metrics, photos, a.size, a.heldout_types, shared=shared)
         figures["quality"] = q
-        md = quality_markdown(q)
+        md = with_missing_rows(quality_markdown(q), missing, 6)
         print("\n" + md + "\n", flush=True)
         sections.append(f"## Quality on held-out photos ({where})\n\n"
                         "Mean within-ladder SRCC of score vs severity (ladder = crop x type, levels 0..5 with the "
@@ -760,7 +793,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "different levels (ties count 0.5). Held-out types "
                         f"({', '.join(a.heldout_types)}) were never used in training; the photos never either. "
                         "`all types SRCC` averages over every type; `min type SRCC` is the weakest type."
-                        + niqe_note + "\n\n" + md)
+                        + "\n\n" + md)
     if kept["## Throughput"]:
         sections.append(kept["## Throughput"] + "\n\n(kept from an earlier run: this run skipped it)")
     if not a.skip_throughput:
@@ -769,9 +802,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             paths = make_files(Path(tmp), a.n_files, long_side=512, square=True)
             tp = throughput(classical, paths, model, repeat=1)
         figures["throughput"] = tp
-        md = throughput_markdown(tp, a.n_files, 512)
+        md = with_missing_rows(throughput_markdown(tp, a.n_files, 512), missing, 2)
         print("\n" + md + "\n", flush=True)
-        sections.append("## Throughput per metric (CPU, same files)\n\n" + md + niqe_note)
+        sections.append("## Throughput per metric (CPU, same files)\n\n" + md)
     if kept["## Speed"]:
         sections.append(kept["## Speed"] + "\n\n(kept from an earlier run: this run skipped it)")
     if not a.skip_speed:

@@ -3,7 +3,7 @@ where metric names, quality attributes, checkpoint kinds and score ranges are de
 (no torch): the pyiqa hook and the ComfyUI node pack read it at start-up."""
 from __future__ import annotations
 
-METRICS: tuple[str, ...] = ("tech", "aes")  # technical quality, aesthetic quality
+METRICS: tuple[str, ...] = ("tech", "aes")  # technical quality; 'aes': the aesthetic head (shipped: zero-shot antonym prompts, not an aesthetic model in the AVA sense: docs/weights.md)
 # the technical-quality attributes scored zero-shot (keys of declip_core.iqa.prompts.TECH_PROMPTS)
 ATTRIBUTES: tuple[str, ...] = ("sharpness", "noise", "exposure", "colour", "contrast", "compression")
 # the aesthetic attributes of declip_aes (AADB names; the groups of declip_core.training.data.aesthetic_edits)

@@ -139,7 +139,17 @@ class DeCLIP(nn.Module):
         return self.disentangler.embed_text_semantic(self.backbone.encode_text(_texts(texts)).to(self._device()))
 
     def score_phrases(self, images01: torch.Tensor, phrases: Sequence[str]) -> torch.Tensor:
-        """(B, T) cosine similarity of each image's perceptual embedding to each phrase."""
+        """Cosine similarity of each image's perceptual embedding to each phrase's perceptual text embedding.
+
+        Args:
+            images01: (B, 3, H, W) float in 0..1 (the input contract of `embed_images`).
+            phrases: T strings.
+
+        Returns:
+            (B, T) float32 in -1..1. The values are relative: compare phrases for one image, or one phrase
+            across images; they are not probabilities and no fixed threshold means "sharp" or "noisy" (the
+            zero-shot heads turn antonym pairs of such similarities into P(good), declip_core.iqa).
+        """
         return self.embed_images(images01).perceptual @ self.embed_perceptual_text(phrases).T
 
     def _device(self) -> torch.device:
@@ -216,7 +226,8 @@ def load_declip(name_or_path: str | Path = "lite", device: str = "cpu") -> DeCLI
     Args:
         name_or_path: a weight tag ("lite", see declip_core.pretrained.list_pretrained) or a checkpoint
             (.safetensors file, its .json, or a folder holding one); declip_core.pretrained gives the
-            load order (path, bundled weights, $DECLIP_WEIGHTS, the checksummed cache). No download.
+            load order (a file or folder path; for a tag, $DECLIP_CACHE (default ~/.cache/declip), then the
+            weights bundled in the package; a tag's sha256 is checked). No download.
         device: "cpu", "cuda", "cuda:N", "mps" or "auto" (declip_core.device.resolve_device).
 
     Returns:

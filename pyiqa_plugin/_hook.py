@@ -7,8 +7,9 @@ the site-packages root runs `install()` at interpreter start: it puts a finder o
 that waits for `pyiqa.default_model_configs` and `pyiqa.utils.registry` to be imported and, right
 after each module body has run, adds DeCLIP's configs and registers its network class.
 
-Cost for people who never import pyiqa: this module (it imports nothing beyond `sys`, which is
-already loaded) and one dict lookup per later import. torch, pyiqa and declip_core are only
+Cost for people who never import pyiqa: the `pyiqa_plugin` package and this module (they import
+`sys`, already loaded, and `__future__`; a few milliseconds at interpreter start, see docs/pyiqa.md) and one
+dict lookup per later import. torch, pyiqa and declip_core are only
 imported once pyiqa itself is.
 
 Off-switch: with the environment variable DECLIP_PYIQA_HOOK=0 (read, never written) neither the `.pth`

@@ -148,3 +148,18 @@ def test_bench_script_quality_part_with_lite(tmp_path):
     text = out.read_text()
     for name in ("declip_tech (default head)", "declip_tech (zero-shot head)", "BRISQUE", "PIQE (pyiqa)"):
         assert f"| {name} |" in text
+    # a baseline that cannot run is a row that says why, not a silent gap
+    assert "| NIQE (pyiqa, original params) | missing: no parameters at " in text and "niqe_params.py" in text
+
+
+def test_missing_baselines_become_rows():
+    import bench_iqa as mod  # benchmarks/ is on sys.path (above)
+
+    md = "intro\n\n| metric | a | b |\n|---|---|---|\n| X | 1 | 2 |\n\nmore\n\n| t | X |\n|---|---|"
+    out = mod.with_missing_rows(md, {"NIQE": "no parameters | here"}, 2)
+    lines = out.split("\n")
+    assert lines[5] == "| NIQE | missing: no parameters / here | - |" and lines[6] == ""
+    assert mod.with_missing_rows(md, {}, 2) == md
+    metrics, missing = mod.classical_metrics("/nonexistent/niqe.npz")
+    assert "NIQE (pyiqa, original params)" in missing and "niqe_params.py" in missing["NIQE (pyiqa, original params)"]
+    assert {m.name for m in metrics} | set(missing) == {"BRISQUE", "PIQE (pyiqa)", "NIQE (pyiqa, original params)"}

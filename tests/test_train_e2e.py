@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_tiny_train_evaluate_and_reload(tmp_path):
     out, data, cache = tmp_path / "run", tmp_path / "i2t", tmp_path / "cache"
-    args = [sys.executable, str(ROOT / "training" / "train.py"), "--set", f"out={out}", f"cache_dir={cache}",
+    args = [sys.executable, str(ROOT / "training" / "train.py"), "--yes", "--set", f"out={out}", f"cache_dir={cache}",
             f"data.i2t_dir={data}", "data.sources=samples", "data.crops_per_photo=1", "data.distortions_per_crop=6",
             "data.combos_per_crop=2", "data.crop_size=96", "data.heldout_photos=flower,china",
             "data.heldout_types=lens_blur", "optim.epochs=3", "optim.batch_size=32", "model.hidden=64",
@@ -50,7 +50,7 @@ def test_tiny_train_evaluate_and_reload(tmp_path):
 
     study = subprocess.run([sys.executable, str(ROOT / "training" / "content_study.py"), "--config",
                             str(ROOT / "training" / "configs" / "lite.yaml"),
-                            "--set", *args[3:], "--dims", "8", "--photo-counts", "2", "--epochs", "2",
+                            "--set", *args[4:], "--dims", "8", "--photo-counts", "2", "--epochs", "2",
                             "--out", str(tmp_path / "study")], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert study.returncode == 0, study.stderr[-3000:]
     table = (tmp_path / "study" / "content_study-pooled+stats.md").read_text()

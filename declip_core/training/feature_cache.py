@@ -43,7 +43,11 @@ class FeatureCache:
     """get(ids, paths) -> (N, D) float32 array of features (pooled then stats), cached in a
     ShardedArrayCache (declip_core.array_cache) under <root>/<backbone key>/."""
 
-    def __init__(self, root: str | Path, backbone: Backbone, batch_size: int = 32, workers: int = 1) -> None:
+    def __init__(self, root: str | Path, backbone: Backbone, batch_size: int = 32, workers: int = 1,
+                 chunk: int = 1024) -> None:
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
+        self.chunk = chunk  # images computed and stored (one shard) at a time
         self.backbone = backbone
         self.key = backbone_key(backbone, "image")
         self.store = ShardedArrayCache(Path(root) / self.key)
@@ -84,8 +88,10 @@ class FeatureCache:
             raise ValueError(f"got {len(ids)} ids but {len(paths)} paths")
         where = dict(zip(ids, paths))
         todo = self.store.missing(ids)
-        if todo:
-            self.store.put(todo, self._compute([where[i] for i in todo], progress))
+        # stored chunk by chunk, so an interrupted run (Ctrl-C) keeps every finished chunk and resumes after it
+        for i in range(0, len(todo), self.chunk):
+            part = todo[i : i + self.chunk]
+            self.store.put(part, self._compute([where[k] for k in part], progress))
         return self.store.rows(ids).astype(np.float32)
 
 

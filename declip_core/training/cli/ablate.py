@@ -31,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="training/configs/lite.yaml")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--out", default="runs/ablation")
+    from declip_core.training.data_root import add_data_argument, data_root, expand_args, expand_config
+
+    add_data_argument(ap)
     a = ap.parse_args(argv)
+    expand_args(a, ['config', 'out'])
 
     import dataclasses
 
@@ -44,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     from declip_core.training.run_eval import run_evaluation
 
     cfg = load_config(a.config)
+
+    expand_config(cfg, data_root(a.data))  # '{data}' in the config's paths
     bb = create_backbone(cfg.backbone)
     rows = read_manifest(cfg.data.i2t_dir, splits=["train"])
     enc = encode_rows(rows, bb, cfg.cache_dir)

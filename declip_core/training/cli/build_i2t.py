@@ -20,7 +20,10 @@ from declip_core.training.config import DEFAULT_HELDOUT_PHOTOS, DEFAULT_HELDOUT_
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sources", nargs="+")
+    from declip_core.training.data_root import add_data_argument, data_root, expand
+
+    add_data_argument(ap)
+    ap.add_argument("sources", nargs="+", help="see above; '{data}' stands for the data root")
     ap.add_argument("--out", required=True)
     ap.add_argument("--crop-size", type=int, default=256)
     ap.add_argument("--crops-per-photo", type=int, default=6)
@@ -48,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fr-cache", default=None, help="SQLite label cache (default: <out>/fr_cache.sqlite)")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
+    root = data_root(a.data)
+    a.sources, a.out, a.fr_cache = expand(a.sources, root), expand(a.out, root), expand(a.fr_cache, root)
 
     from declip_core.backbones import create_backbone
     from declip_core.training.data.i2t import BuildConfig, build_i2t

@@ -39,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="speed budget: only policies with at most this many backbone inputs per image are chosen")
     ap.add_argument("--save-best", default=None, metavar="OUT",
                     help="write the tech head checkpoint again with the best policy as its view policy")
+    from declip_core.training.data_root import add_data_argument, expand_args
+
+    add_data_argument(ap)
     a = ap.parse_args(argv)
+    expand_args(a, ['photos', 'declip', 'checkpoint', 'json', 'save_best'])
 
     from declip_core.inference import load_declip
     from declip_core.io import load_rgb_array

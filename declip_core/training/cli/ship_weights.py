@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"the training config of the run (recorded; default the latest tag's, {latest.training_config})")
     ap.add_argument("--licence", default=latest.licence, help=f"of the weights (default {latest.licence})")
     ap.add_argument("--then", default="", help="commands run between training and shipping (recorded), e.g. the view choice")
+    from declip_core.training.data_root import add_data_argument, expand_args
+
+    add_data_argument(ap)
     a = ap.parse_args(argv)
+    expand_args(a, ['run'])
 
     import torch
 

@@ -15,7 +15,10 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("src", help="collection folder with crops.jsonl")
+    from declip_core.training.data_root import add_data_argument, data_root, expand
+
+    add_data_argument(ap)
+    ap.add_argument("src", help="collection folder with crops.jsonl ('{data}' stands for the data root)")
     ap.add_argument("--out", required=True, help="folder for the soft copies (crops/ and crops.jsonl)")
     ap.add_argument("--split", action="append", default=None,
                     help="a split to copy; repeat for several (default: train)")
@@ -23,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="soft copies per crop, each with another base type (default: 1)")
     ap.add_argument("--seed", type=int, default=0, help="(default: 0)")
     a = ap.parse_args(argv)
+    root = data_root(a.data)
+    a.src, a.out = expand(a.src, root), expand(a.out, root)
 
     from declip_core.training.data.photos.soft import soften_crops
 

@@ -2,7 +2,14 @@
 """Train DeCLIP end to end: build the I&2T set (if missing), cache backbone features, train the
 disentangler, train the quality heads, evaluate on held-out photos.
 
-    python training/train.py --config training/configs/lite.yaml [--set optim.epochs=10 ...]
+    python training/train.py --config training/configs/quick.yaml      # a try: a few photos, minutes
+    python training/train.py --config training/configs/lite.yaml [--set optim.epochs=10 ...] [--data DIR]
+
+It first prints what it will run, where, and roughly how long. With no --config it runs the built-in
+defaults (declip_core/training/config.py: a full run into runs/lite) only when --yes is given; without --yes it prints that plan
+and exits with status 2. Ctrl-C stops it with one line and exit status 130; the finished parts (I&2T
+shards, backbone-feature chunks, disentangler epochs) stay on disk and the same command resumes.
+'{data}' in the config's paths stands for the data root (--data, else $DECLIP_DATA, else ./data).
 
 Under torchrun the disentangler trains with DistributedDataParallel (gloo on CPU, nccl on GPU);
 rank 0 does everything else.
@@ -16,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from declip_core.training.data_root import add_data_argument, data_root, expand_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,17 +32,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default=None, help="YAML config (see training/configs/lite.yaml)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. optim.epochs=5")
     ap.add_argument("--no-resume", action="store_true", help="ignore a saved training state in the run folder")
+    ap.add_argument("--yes", action="store_true", help="start even without --config (the built-in defaults)")
+    add_data_argument(ap)
     a = ap.parse_args(argv)
+    try:
+        return _run(a)
+    except KeyboardInterrupt:
+        print("interrupted: finished parts are kept; run the same command to resume", file=sys.stderr, flush=True)
+        return 130
 
+
+def _run(a: argparse.Namespace) -> int:
     import torch
     import torch.distributed as dist
 
     from declip_core.training.config import disentangler_config, load_config, save_resolved
 
     try:
-        cfg = load_config(a.config, a.set)
+        cfg = expand_config(load_config(a.config, a.set), data_root(a.data))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(plan(cfg, a.config), flush=True)
+    if a.config is None and not a.yes:
+        print("not started: no --config given. Add --yes to run these defaults, or try\n"
+              "    python training/train.py --config training/configs/quick.yaml   (a few photos, a few minutes)",
+              file=sys.stderr)
         return 2
     if cfg.threads:
         torch.set_num_threads(cfg.threads)  # a CLI setting for this process (library code never sets it)
@@ -116,6 +139,51 @@ def main(argv: list[str] | None = None) -> int:
     (out / "timings.json").write_text(json.dumps(timings, indent=2))
     print("timings (s): " + ", ".join(f"{k}={v:.1f}" for k, v in timings.items()))
     return 0
+
+
+# Rates measured on the shipped runs (docs/weights.md, "Time"; one torch thread, a 2-core machine partly busy):
+# backbone features ~25 ms per 256-px image; disentangler 17.6 s per epoch over 42,561 rows; the I&2T build
+# 23.1 samples/s with 3 workers (docs/photos.md). Used only for the rough figure printed before a run.
+_FEATURE_S_PER_IMAGE = 0.025
+_EPOCH_S_PER_ROW = 17.6 / 42561
+_BUILD_SAMPLES_PER_S = 23.1
+
+
+def plan(cfg, config_path: str | None) -> str:
+    """What a run of `cfg` will do, where, and roughly how long (from the rates above), as printable lines."""
+    i2t = Path(cfg.data.i2t_dir)
+    steps = []
+    summary = i2t / "summary.json"
+    n_rows = None
+    if summary.is_file():
+        try:
+            n_rows = int(json.loads(summary.read_text()).get("per_split", {}).get("train", 0))
+        except (ValueError, OSError) as e:
+            raise ValueError(f"{summary}: unreadable I&2T summary ({e})") from e
+        steps.append(f"I&2T set {i2t} (built: {n_rows} training rows)")
+    elif cfg.data.build:
+        steps.append(f"build the I&2T set {i2t} from {', '.join(cfg.data.sources)} (time depends on the sources; "
+                     f"about {_BUILD_SAMPLES_PER_S:g} samples/s with 3 workers)")
+    else:
+        steps.append(f"I&2T set {i2t} (missing, and data.build is false: the run will stop)")
+    steps.append(f"backbone features ({cfg.backbone}) cached in {cfg.cache_dir}")
+    steps.append(f"disentangler, {cfg.optim.epochs} epochs")
+    if cfg.train_iqa:
+        steps.append("quality heads")
+    if cfg.evaluate:
+        steps.append("evaluation on the held-out photos (minutes; evaluate=false skips it)")
+    lines = [f"training run: config {config_path or '(none: the built-in defaults of declip_core/training/config.py)'}",
+             f"  output folder: {cfg.out}"]
+    lines += [f"  - {s}" for s in steps]
+    if n_rows:
+        est = n_rows * (_FEATURE_S_PER_IMAGE + cfg.optim.epochs * _EPOCH_S_PER_ROW)
+        lines.append(f"  rough time: {est / 60:.0f} min for features (if not cached) and the disentangler at one "
+                     "thread, plus the heads" + (" and evaluation" if cfg.evaluate else "")
+                     + " (rates of the shipped runs, docs/weights.md)")
+    else:
+        lines.append("  rough time: features ~25 ms per image at one thread, then the disentangler and heads "
+                     "(rates of the shipped runs, docs/weights.md)")
+    return "\n".join(lines)
 
 
 def _build(cfg, backbone) -> None:

@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--views", choices=("crops", "resize"), default=None,
                     help="how images are seen (default: the metric's policy; tech: native-resolution crops, "
                          "aes: one resized view)")
+    from declip_core.training.data_root import add_data_argument, expand_args
+
+    add_data_argument(ap)
     a = ap.parse_args(argv)
+    expand_args(a, ['dataset', 'declip', 'out', 'cache_dir'])
 
     from declip_core.training.mos import train_mos
     from declip_core.views import ViewPolicy

@@ -1,0 +1,79 @@
+"""The quick path of training (training/configs/quick.yaml): a plan before it starts, Ctrl-C stops it cleanly and
+the same command resumes, and its result loads with load_declip and through pyiqa."""
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = ROOT / "training" / "train.py"
+QUICK = ROOT / "training" / "configs" / "quick.yaml"
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+
+
+def _cmd(tmp_path):
+    return [sys.executable, str(TRAIN), "--config", str(QUICK), "--data", str(tmp_path / "data"),
+            "--set", f"out={tmp_path / 'run'}", f"cache_dir={tmp_path / 'cache'}"]
+
+
+def test_bare_train_prints_the_plan_and_does_not_start(tmp_path):
+    r = subprocess.run([sys.executable, str(TRAIN)], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                       env=_env())
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "output folder: runs/lite" in r.stdout and "rough time" in r.stdout
+    assert "--yes" in r.stderr and "quick.yaml" in r.stderr
+    assert not (tmp_path / "runs").exists()  # nothing written
+
+
+def _interrupt_after(cmd, cwd, marker: str) -> subprocess.CompletedProcess:
+    """Start cmd, send SIGINT once a stdout line contains marker, return the finished process's output."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=_env())
+    seen = []
+    for line in p.stdout:
+        seen.append(line)
+        if marker in line:
+            p.send_signal(signal.SIGINT)
+            break
+    out, err = p.communicate(timeout=300)
+    return subprocess.CompletedProcess(cmd, p.returncode, "".join(seen) + out, err)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path):
+    cmd = _cmd(tmp_path)
+    # 1. during the I&2T build (right after the plan)
+    r = _interrupt_after(cmd, tmp_path, "rough time")
+    assert r.returncode == 130, (r.stdout[-2000:], r.stderr[-2000:])
+    assert "Traceback" not in r.stderr and "interrupted" in r.stderr, r.stderr[-2000:]
+    # 2. once the set is built and the features are being computed: the set stays
+    r = _interrupt_after(cmd, tmp_path, "training rows")
+    assert r.returncode == 130, (r.stdout[-2000:], r.stderr[-2000:])
+    assert "Traceback" not in r.stderr and r.stderr.strip().splitlines()[-1].startswith("interrupted"), r.stderr
+    summary = tmp_path / "data" / "i2t-quick" / "summary.json"
+    assert summary.is_file()
+    built = summary.stat().st_mtime_ns
+    # 3. the same command finishes, without rebuilding the set
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=_env())
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert summary.stat().st_mtime_ns == built and "I&2T set at" not in r.stdout
+
+    out = tmp_path / "run"
+    from declip_core.inference import load_declip
+
+    m = load_declip(out)
+    e = m.embed_images(torch.rand(2, 3, 96, 96))
+    assert e.perceptual.shape == (2, 16)
+
+    import pyiqa
+
+    tech = pyiqa.create_metric("declip_tech", device="cpu", declip=str(out / "declip.safetensors"),
+                               checkpoint=str(out / "iqa-tech.safetensors"))
+    s = tech(torch.rand(2, 3, 96, 96))
+    assert s.shape[0] == 2 and bool(torch.isfinite(s).all())

@@ -1,0 +1,170 @@
+"""training/reproduce.py: the recipe driver (run, skip, resume, manifest, a failing step named) on a tiny recipe,
+the shipped recipes' shape, and the reproduction check on the shipped tags."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from declip_core.training.recipe import RecipeError, load_recipe
+from declip_core.training.repro_check import compare
+
+ROOT = Path(__file__).resolve().parents[1]
+REPRODUCE = ROOT / "training" / "reproduce.py"
+
+STEP = """import sys, pathlib
+out = pathlib.Path(sys.argv[1]); out.parent.mkdir(parents=True, exist_ok=True)
+with open(sys.argv[2], "a") as log: log.write(out.name + "\\n")
+if len(sys.argv) > 3 and sys.argv[3] == "nowrite": raise SystemExit(0)
+out.write_text("made from " + pathlib.Path(sys.argv[4] if len(sys.argv) > 4 else sys.argv[0]).read_text()[:20])
+"""
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+
+
+def _run(args, cwd, data=None):
+    env = _env()
+    env.pop("DECLIP_DATA", None)
+    if data is not None:
+        env["DECLIP_DATA"] = str(data)
+    return subprocess.run([sys.executable, str(REPRODUCE), *map(str, args)], capture_output=True, text=True,
+                          timeout=300, cwd=cwd, env=env)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    script = tmp_path / "step.py"
+    script.write_text(STEP)
+    (tmp_path / "input.txt").write_text("some input")
+    recipe = {"name": "tiny", "steps": [
+        {"name": "first", "run": [str(script), "{data}/a.txt", str(tmp_path / "log.txt"), "write",
+                                  str(tmp_path / "input.txt")],
+         "inputs": [str(tmp_path / "input.txt")], "outputs": ["{data}/a.txt"], "expected": "seconds"},
+        {"name": "second", "run": [str(script), "{data}/b.txt", str(tmp_path / "log.txt")],
+         "outputs": ["{data}/b.txt"]},
+    ]}
+    p = tmp_path / "tiny.json"
+    p.write_text(json.dumps(recipe))
+    return p, recipe
+
+
+def _log(tmp_path):
+    p = tmp_path / "log.txt"
+    return p.read_text().split() if p.is_file() else []
+
+
+def test_runs_skips_resumes_and_writes_a_manifest(tmp_path, tiny):
+    recipe, _ = tiny
+    data = tmp_path / "root"
+    r = _run([recipe], tmp_path, data=data)  # the data root from $DECLIP_DATA
+    assert r.returncode == 0, r.stderr
+    assert (data / "a.txt").read_text() == "made from some input" and (data / "b.txt").is_file()
+    assert _log(tmp_path) == ["a.txt", "b.txt"]
+    man = json.loads((data / "manifests" / "tiny.json").read_text())
+    assert [s["status"] for s in man["steps"]] == ["ran", "ran"]
+    import hashlib
+
+    assert man["steps"][0]["inputs"] == {str(tmp_path / "input.txt"): hashlib.sha256(b"some input").hexdigest()}
+    assert man["steps"][0]["outputs"][str(data / "a.txt")] == hashlib.sha256(b"made from some input").hexdigest()
+    assert all(s["wall_s"] >= 0 for s in man["steps"]) and man["packages"]["numpy"]
+    assert man["recipe_sha256"] == hashlib.sha256(recipe.read_text().encode()).hexdigest()
+
+    r = _run([recipe], tmp_path, data=data)  # everything exists: nothing runs
+    assert r.returncode == 0 and r.stdout.count("skipped") == 2 and _log(tmp_path) == ["a.txt", "b.txt"]
+
+    (data / "b.txt").unlink()  # resume: only the missing output's step runs
+    r = _run([recipe, "--data", data], tmp_path, data=tmp_path / "elsewhere")  # --data wins over $DECLIP_DATA
+    assert r.returncode == 0, r.stderr
+    assert _log(tmp_path) == ["a.txt", "b.txt", "b.txt"]
+    steps = json.loads((data / "manifests" / "tiny.json").read_text())["steps"]
+    assert [s["status"] for s in steps] == ["skipped", "ran"]
+
+
+def test_a_failing_step_is_named_and_stops_the_run(tmp_path, tiny):
+    recipe, d = tiny
+    d["steps"].insert(1, {"name": "broken", "run": [str(tmp_path / "fail.py")], "outputs": ["{data}/never"]})
+    (tmp_path / "fail.py").write_text("raise SystemExit(3)\n")
+    recipe.write_text(json.dumps(d))
+    r = _run([recipe, "--data", tmp_path / "root"], tmp_path)
+    assert r.returncode == 3
+    assert "step 2 'broken' failed (exit status 3)" in r.stderr
+    assert _log(tmp_path) == ["a.txt"]  # the step after it did not run
+    man = json.loads((tmp_path / "root" / "manifests" / "tiny.json").read_text())
+    assert [s["status"] for s in man["steps"]] == ["ran", "failed"]
+
+
+def test_a_step_that_does_not_write_its_output_fails(tmp_path, tiny):
+    recipe, d = tiny
+    d["steps"][1]["run"].append("nowrite")
+    recipe.write_text(json.dumps(d))
+    r = _run([recipe, "--data", tmp_path / "root"], tmp_path)
+    assert r.returncode == 1 and "step 2 'second' failed (did not write" in r.stderr
+
+
+def test_bad_recipes_name_file_and_step(tmp_path):
+    p = tmp_path / "r.yaml"
+    p.write_text("steps:\n  - name: a\n    run: [x.py]\n    outputz: [y]\n")
+    with pytest.raises(RecipeError, match=r"r.yaml: step 1: unknown keys \['outputz'\]"):
+        load_recipe(p)
+    p.write_text("steps:\n  - name: a\n    run: [rm, -rf, x]\n")
+    with pytest.raises(RecipeError, match="step 1 'a': run\\[0\\] must be a script of ours"):
+        load_recipe(p)
+    p.write_text("steps:\n  - name: a\n    run: [a.py]\n  - name: a\n    run: [b.py]\n")
+    with pytest.raises(RecipeError, match="step 2: needs a unique 'name'"):
+        load_recipe(p)
+
+
+def test_builtins_split_view_and_copy(tmp_path):
+    src = tmp_path / "root" / "coll"
+    (src / "crops").mkdir(parents=True)
+    (src / "crops.jsonl").write_text('{"split": "train", "id": 1}\n{"split": "val", "id": 2}\n')
+    (tmp_path / "f.txt").write_text("x")
+    p = tmp_path / "r.yaml"
+    p.write_text("name: b\nsteps:\n"
+                 "  - {name: view, run: ['@split-view', '{data}/coll', '{data}/coll-val', val],"
+                 " outputs: ['{data}/coll-val/crops.jsonl']}\n"
+                 f"  - {{name: copy, run: ['@copy', '{tmp_path / 'f.txt'}', '{{data}}/c'], outputs: ['{{data}}/c/f.txt']}}\n"
+                 f"  - {{name: copy-as, run: ['@copy-as', '{tmp_path / 'f.txt'}', '{{data}}/g.txt'], outputs: ['{{data}}/g.txt']}}\n")
+    r = _run([p, "--data", tmp_path / "root"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    view = tmp_path / "root" / "coll-val"
+    assert [json.loads(x)["id"] for x in (view / "crops.jsonl").read_text().splitlines()] == [2]
+    assert (view / "crops").resolve() == (src / "crops").resolve()
+    assert (tmp_path / "root" / "c" / "f.txt").read_text() == "x" and (tmp_path / "root" / "g.txt").read_text() == "x"
+
+
+@pytest.mark.parametrize("name", ["weights-v4.yaml", "bench.yaml"])
+def test_shipped_recipes_name_our_scripts_and_no_machine_paths(name):
+    r = load_recipe(ROOT / "training" / "recipes" / name)
+    for s in r.steps:
+        if not s.run[0].startswith("@"):
+            assert (ROOT / s.run[0]).is_file(), (s.name, s.run[0])
+        for x in (*s.run, *s.outputs, *s.inputs):
+            assert not x.startswith("/"), (s.name, x)
+    if name == "weights-v4.yaml":
+        names = [s.name for s in r.steps]
+        assert names[-1] == "check" and "train-v4" in names and "label-fr" in names
+
+
+def test_compare_reports_the_largest_difference():
+    ref = {"samples": ["a", "b"], "declip_tech": {"a": 0.5, "b": 0.6}, "declip_aes": {"a": 0.1, "b": 0.2}}
+    same = compare({"declip_tech": {"a": 0.5, "b": 0.6}, "declip_aes": {"a": 0.1, "b": 0.2}}, ref, 0.01)
+    assert same.ok and same.max_diff == {"declip_tech": 0.0, "declip_aes": 0.0}
+    off = compare({"declip_tech": {"a": 0.5, "b": 0.65}, "declip_aes": {"a": 0.1, "b": 0.2}}, ref, 0.01)
+    assert not off.ok and off.max_diff["declip_tech"] == pytest.approx(0.05) and "DIFFERS" in off.format()
+    with pytest.raises(ValueError, match="no measured score"):
+        compare({"declip_tech": {"a": 0.5}, "declip_aes": {}}, ref)
+
+
+def test_check_on_the_shipped_tags_matches_the_reference(tmp_path):
+    r = _run(["--check", "--declip", "lite", "--tech", "lite-tech", "--aes", "lite-aes"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    diffs = [float(line.split("max |diff| ")[1].split()[0]) for line in r.stdout.splitlines() if "max |diff|" in line]
+    assert len(diffs) == 2 and max(diffs) <= 2e-4, r.stdout  # the reference's own tolerance
+    assert "reproduction check: ok" in r.stdout
+    r = _run(["--check", "--run", tmp_path / "nothing"], tmp_path)
+    assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
