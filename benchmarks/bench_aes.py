@@ -82,8 +82,10 @@ def markdown(res: dict[str, dict[str, float]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from declip_core.training.data_root import add_data_argument, data_root
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=os.environ.get("DECLIP_DATA", "data"), help="data root (default ./data or $DECLIP_DATA)")
+    add_data_argument(ap)
     ap.add_argument("--collection", default="photos-v2", help="the gathered collection under the data root")
     ap.add_argument("--split", default="test")
     ap.add_argument("--short", type=int, default=512, help="shorter side of the benchmark images in px")
@@ -103,9 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     machine = machine_line()
     t0 = time.time()
-    files = photo_files(Path(a.data) / a.collection, [a.split])
+    files = photo_files(data_root(a.data) / a.collection, [a.split])
     if not files:
-        raise SystemExit(f"{_HERE}: no kept photos of split {a.split!r} in {Path(a.data) / a.collection}")
+        raise SystemExit(f"{_HERE}: no kept photos of split {a.split!r} in {data_root(a.data) / a.collection}")
     photos = {pid: resize_short(load_rgb_array(p), a.short) for pid, p in files.items()}
     items, images = build(photos)
     print(f"{len(photos)} photos, {len(images)} images ({time.time() - t0:.0f} s to render)", flush=True)

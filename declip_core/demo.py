@@ -4,7 +4,8 @@ The metrics are made with `pyiqa.create_metric`, exactly as a user would (the De
 pyiqa through the plugin's import hook, see docs/pyiqa.md). For each sample photo, a few distortion
 types at levels 2 and 4 are written to a temporary folder and read back as one batch; the two weakest
 technical attributes are named, and one line per photo checks that the clean photo's tech score is
-above all its distorted copies'.
+above all its distorted copies'. Then the composition check: per photo, `declip_aes` of the original framing
+against four composition edits (an off-balance corner crop, a tilt, an added border, empty space).
 
     python -m declip_core.demo [--weights DIR] [--photos N]
 """
@@ -129,6 +130,33 @@ def check_lines(rows: Sequence[Row]) -> tuple[list[str], int]:
     return out, n_ok
 
 
+COMPOSITION_EDITS = ("crop_corner", "tilt", "border", "empty_space")  # at strength 2 (aesthetic_edits)
+
+
+def composition_lines(photos: Sequence[Path], aes: Any) -> tuple[list[str], int, int]:
+    """One line per photo: the aes score of the original framing and of its composition edits
+    (declip_core.training.data.aesthetic_edits, strength 2), scored in one batch; (+ pairs won, pairs)."""
+    import numpy as np
+    import torch
+
+    from declip_core.io import load_rgb_array
+    from declip_core.training.data.aesthetic_edits import apply_aesthetic_edit
+
+    out, won, total = [], 0, 0
+    for photo in photos:
+        rgb = load_rgb_array(photo)
+        ims = [rgb] + [apply_aesthetic_edit(rgb, e, 2, seed=0) for e in COMPOSITION_EDITS]
+        x = torch.from_numpy(np.stack(ims)).permute(0, 3, 1, 2).float() / 255.0
+        with torch.no_grad():
+            s = aes(x)[:, 0].tolist()
+        wins = [e for e, v in zip(COMPOSITION_EDITS, s[1:]) if s[0] > v]
+        won, total = won + len(wins), total + len(COMPOSITION_EDITS)
+        edits = ", ".join(f"{e} {v:.3f}" for e, v in zip(COMPOSITION_EDITS, s[1:]))
+        out.append(f"CHECK-AES {photo.stem}: original aes {s[0]:.3f} above {len(wins)}/{len(COMPOSITION_EDITS)} "
+                   f"composition edits ({edits})")
+    return out, won, total
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m declip_core.demo", description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", default=None, help="folder with declip.safetensors, iqa-tech.safetensors and "
@@ -165,6 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks, n_ok = check_lines(rows)
     print("\n".join(checks))
     print(f"\nclean photo above all its distorted copies (tech): {n_ok}/{len(photos)} photos")
+    comp, won, total = composition_lines(photos, metrics["aes"])
+    print(f"\naesthetics: each original framing against {', '.join(COMPOSITION_EDITS)} (strength 2)\n")
+    print("\n".join(comp))
+    print(f"\noriginal framing above its composition edits (aes): {won}/{total} pairs")
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -54,13 +54,17 @@ def test_local_features_match_the_whole_image_layout():
 def test_grid_head_pooling():
     torch.manual_seed(0)
     h = GridHead(12, proj_dim=6, hidden=8, members=2)
-    loc = torch.randn(3, 49, 12)
-    cells = h.cell_scores(loc)
+    x = torch.randn(3, 1 + 49, 12)  # the whole view, then 49 cells
+    cells = h.cell_scores(x)
     assert cells.shape == (3, 49) and bool(((cells >= 0) & (cells <= 1)).all())
-    assert torch.allclose(h(loc), cells.mean(1))  # pool_tau inf: the mean
+    assert torch.allclose(h(x), cells.mean(1))  # pool_tau inf, whole_weight 0: the mean of the cells
     h.pool_tau.fill_(0.05)
-    soft = h(loc)
+    soft = h(x)
     assert bool((soft <= cells.mean(1) + 1e-6).all()) and bool((soft >= cells.min(1).values - 1e-6).all())
+    h.whole_weight.fill_(1.0)
+    assert torch.allclose(h(x), h.whole(x[:, 0]))  # whole_weight 1: the whole-view head alone
+    h.whole_weight.fill_(0.5)
+    assert torch.allclose(h(x), 0.5 * soft + 0.5 * h.whole(x[:, 0]))
     with pytest.raises(ValueError):
         h(torch.randn(3, 12))
 
@@ -73,7 +77,7 @@ def test_grid_head_checkpoint_round_trip_and_map(tmp_path):
     dc = tiny_declip()
     d = dc.disentangler.cfg.image_in_dim
     torch.manual_seed(1)
-    head = GridHead(d, proj_dim=8, hidden=4, members=2, pool_tau=0.1)
+    head = GridHead(d, proj_dim=8, hidden=4, members=2, pool_tau=0.1, whole_members=2, whole_weight=0.25)
     vp = ViewPolicy("fragments", side=8, grid=4)  # tiny: 32-px views, cells of 32 px -> one cell
     qm = freeze(QualityModel(dc, "tech", head, zero_shot_head(dc, "tech"), "grid", vp))
     assert "grid" in qm.outputs
@@ -86,6 +90,7 @@ def test_grid_head_checkpoint_round_trip_and_map(tmp_path):
     p = save_quality_head(tmp_path / "grid.safetensors", qm)
     back = load_quality_head(p, dc)
     assert isinstance(back.head, GridHead) and back.views == vp and float(back.head.pool_tau) == pytest.approx(0.1)
+    assert float(back.head.whole_weight) == pytest.approx(0.25) and len(back.head.whole.nets) == 2
     assert torch.allclose(back(x), s)
 
 
@@ -95,18 +100,19 @@ def test_fit_grid_head_learns_ladders():
     import numpy as np
 
     from declip_core.training.config import FeatureFitConfig
-    from declip_core.training.fragment_fit import POOL_TAUS, _val_srcc, fit_grid_head
+    from declip_core.training.fragment_fit import POOL_TAUS, WHOLE_WEIGHTS, _val_srcc, fit_grid_head
     from declip_core.training.quality_fit import Ladders
     from declip_core.training.ranking import ladder_pairs
 
     torch.manual_seed(0)
     n, c, d = 60, 9, 20
     lvl = torch.arange(n) % 6
-    local = torch.randn(n, c, d) + lvl[:, None, None].float() * torch.linspace(0, 1, d)
+    local = torch.randn(n, 1 + c, d) + lvl[:, None, None].float() * torch.linspace(0, 1, d)
     grp = [f"g{i // 6}" for i in range(n)]
     b, w = ladder_pairs(grp, lvl.tolist())
     lad = Ladders(np.arange(n), lvl.numpy(), grp, ["t"] * n)
     h = fit_grid_head(local, b, w, local, lad, FeatureFitConfig(epochs=20, batch_pairs=64, members=2, hidden=8),
-                      proj_dim=8)
-    assert len(h.nets) == 2 and float(h.pool_tau) in POOL_TAUS
+                      proj_dim=8, whole_cfg=FeatureFitConfig(epochs=5, batch_pairs=64, hidden=8))
+    assert len(h.nets) == 2 and any(float(h.pool_tau) == pytest.approx(t) for t in POOL_TAUS)
+    assert any(float(h.whole_weight) == pytest.approx(t) for t in WHOLE_WEIGHTS)
     assert _val_srcc(h, local, lad)["srcc"] > 0.8

@@ -201,63 +201,77 @@ class FeatureAttributeHead(_StandardisedFeatures):
 
 
 class GridHead(_StandardisedFeatures):
-    """(B, C, D_in) per-cell backbone features -> per-cell scores (B, C) and the image score (B,), in 0..1,
-    higher is better.
+    """(B, 1 + C, D_in) backbone features of a `fragments` view -> (B,) score in 0..1, higher is better; per-cell
+    scores (B, C) on the same scale (the quality map).
 
-    The cells are the fragments of a `fragments` view (declip_core.backbones.base.local_features: one cell per
-    32-px fragment of the 224-px mosaic, 7 x 7), each described like the whole-image feature vector (last
-    feature map's cell mean, then per level the cell's per-channel mean and std). Each cell is standardised
-    with the training cells' mean and std, projected to `proj_dim` by a fixed projection (PCA of the training
-    cells, a buffer), and scored by `members` one-hidden-layer MLPs (an ensemble; sigmoid outputs averaged).
-    The image score pools the cell scores: a softmin-weighted mean, weights softmax(-s / pool_tau) over the cells
-    (pool_tau a buffer set on validation; +inf = the plain mean), so the worst regions weigh more, as people
-    judge a picture by its defects (patch-to-picture pooling, PaQ-2-PiQ, Ying et al. 2020). The per-cell
-    scores are the quality map (declip_core.iqa.model.QualityModel.score_map) on the same scale.
-    Trained by declip_core.training.fragment_fit.
+    Row 0 is the whole view's feature vector (DeCLIP.features); rows 1.. are its C cells
+    (declip_core.backbones.base.local_features: one cell per 32-px fragment of the 224-px mosaic, 7 x 7), each
+    described like the whole vector (last feature map's cell mean, then per level the cell's per-channel mean
+    and std). Each cell is standardised with the training cells' mean and std, projected to `proj_dim` by a fixed
+    projection (PCA of the training cells, a buffer) and scored by `members` one-hidden-layer MLPs (an ensemble;
+    sigmoid outputs averaged). The cell scores are pooled, by their mean or (pool_tau finite) a softmin-weighted
+    mean softmax(-s / pool_tau) that weighs the worst regions more (patch-to-picture pooling, PaQ-2-PiQ, Ying et
+    al. 2020); the image score blends that with a FeatureHead on the whole view (`whole`, a global branch as in
+    DOVER, Wu et al. 2023): (1 - whole_weight) * pooled + whole_weight * whole. pool_tau and whole_weight are
+    buffers chosen on validation. Trained by declip_core.training.fragment_fit.
     """
 
     input = "grid"
 
     def __init__(self, in_dim: int, proj_dim: int = 256, hidden: int = 128, members: int = 1,
-                 pool_tau: float = float("inf")) -> None:
+                 pool_tau: float = float("inf"), whole_members: int = 1, whole_weight: float = 0.0) -> None:
         super().__init__(in_dim)
-        if members < 1 or proj_dim < 1 or proj_dim > in_dim:
-            raise ValueError(f"need members >= 1 and 1 <= proj_dim <= in_dim, got {members}, {proj_dim}, {in_dim}")
+        if members < 1 or proj_dim < 1 or proj_dim > in_dim or not 0.0 <= whole_weight <= 1.0:
+            raise ValueError(f"need members >= 1, 1 <= proj_dim <= in_dim and whole_weight in 0..1, got {members}, "
+                             f"{proj_dim}, {in_dim}, {whole_weight}")
         self.register_buffer("proj", torch.eye(in_dim)[:, :proj_dim].clone())  # (D_in, proj_dim)
         self.register_buffer("pool_tau", torch.tensor(float(pool_tau)))
+        self.register_buffer("whole_weight", torch.tensor(float(whole_weight)))
         self.nets = nn.ModuleList(nn.Sequential(nn.Linear(proj_dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
                                   for _ in range(members))
+        self.whole = FeatureHead(in_dim, hidden=hidden, members=whole_members)
 
-    def project(self, local: torch.Tensor) -> torch.Tensor:
-        """(B, C, D_in) -> (B, C, proj_dim) standardised and projected; ValueError on another shape."""
-        if local.ndim != 3 or local.shape[2] != self.mean.shape[0]:
-            raise ValueError(f"expected per-cell features (B, C, {self.mean.shape[0]}), got {tuple(local.shape)}")
-        return ((local - self.mean) / self.std) @ self.proj
+    def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.ndim != 3 or x.shape[1] < 2 or x.shape[2] != self.mean.shape[0]:
+            raise ValueError(f"expected features (B, 1 + C, {self.mean.shape[0]}) (the whole view, then its cells), "
+                             f"got {tuple(x.shape)}")
+        return x[:, 0], x[:, 1:]
+
+    def project(self, cells: torch.Tensor) -> torch.Tensor:
+        """(B, C, D_in) cells -> (B, C, proj_dim) standardised and projected."""
+        return ((cells - self.mean) / self.std) @ self.proj
 
     def cell_scores_projected(self, z: torch.Tensor) -> torch.Tensor:
         """(B, C, proj_dim) projected cells -> (B, C) cell scores in 0..1 (mean over members)."""
         return torch.stack([torch.sigmoid(net(z)).squeeze(-1) for net in self.nets]).mean(0)
 
-    def cell_scores(self, local: torch.Tensor) -> torch.Tensor:
-        """(B, C, D_in) -> (B, C) per-cell scores in 0..1."""
-        return self.cell_scores_projected(self.project(local))
+    def cell_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1 + C, D_in) -> (B, C) per-cell scores in 0..1."""
+        return self.cell_scores_projected(self.project(self._split(x)[1]))
 
     def pool(self, cells: torch.Tensor) -> torch.Tensor:
-        """(B, C) cell scores -> (B,) image scores (softmin-weighted mean; the mean when pool_tau is inf)."""
+        """(B, C) cell scores -> (B,) (softmin-weighted mean; the mean when pool_tau is inf)."""
         if torch.isinf(self.pool_tau):
             return cells.mean(dim=1)
         w = torch.softmax(-cells / self.pool_tau, dim=1)
         return (w * cells).sum(dim=1)
 
-    def forward(self, local: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.cell_scores(local))  # (B,)
+    def blend(self, pooled: torch.Tensor, whole: torch.Tensor) -> torch.Tensor:
+        """(B,) pooled cell scores and (B,) whole-view scores -> (B,) image scores."""
+        return (1.0 - self.whole_weight) * pooled + self.whole_weight * whole
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        vec, cells = self._split(x)
+        return self.blend(self.pool(self.cell_scores_projected(self.project(cells))), self.whole(vec))  # (B,)
 
     @classmethod
     def from_state(cls, tensors: Mapping[str, torch.Tensor], attributes: Sequence[str] = ()) -> "GridHead":
         """Rebuild from a state dict (width, projection, hidden size and members read off the tensors)."""
         members = len({k.split(".")[1] for k in tensors if k.startswith("nets.")})
+        whole = len({k.split(".")[2] for k in tensors if k.startswith("whole.nets.")})
         return _loaded(cls(int(tensors["mean"].shape[0]), proj_dim=int(tensors["proj"].shape[1]),
-                           hidden=int(tensors["nets.0.0.weight"].shape[0]), members=members), tensors)
+                           hidden=int(tensors["nets.0.0.weight"].shape[0]), members=members,
+                           whole_members=whole), tensors)
 
 
 # The one head registry: the `head_type` / `attribute_head_type` names written in head checkpoints -> the class

@@ -21,15 +21,18 @@ PERCEPTUAL, FEATURES, GRID = "perceptual", "features", "grid"  # what a head rea
 
 def _input_of(head: nn.Module, features: torch.Tensor | None, perceptual: torch.Tensor, who: str,
               grid: torch.Tensor | None = None) -> torch.Tensor:
-    """The tensor `head` reads: features (B, D_in) when its `input` is 'features', per-cell features
-    (B, C, D_in) when 'grid', else perceptual (B, P)."""
+    """The tensor `head` reads: features (B, D_in) when its `input` is 'features', the features and then the
+    per-cell features (B, 1 + C, D_in) when 'grid', else perceptual (B, P)."""
     want = getattr(head, "input", PERCEPTUAL)
     if want == PERCEPTUAL:
         return perceptual
-    got = features if want == FEATURES else grid
-    if got is None:
-        raise ValueError(f"{who} reads {'backbone' if want == FEATURES else 'per-cell'} features; none were given")
-    return got
+    if want == FEATURES:
+        if features is None:
+            raise ValueError(f"{who} reads backbone features; none were given")
+        return features
+    if features is None or grid is None:
+        raise ValueError(f"{who} reads the view's features and its per-cell features; none were given")
+    return torch.cat([features[:, None], grid], dim=1)  # (B, 1 + C, D): the whole view, then its cells
 
 
 class QualityModel(nn.Module):
@@ -132,15 +135,15 @@ class QualityModel(nn.Module):
     def score_map(self, images01: torch.Tensor, allow_out_of_range: bool = False, checked: bool = False
                   ) -> torch.Tensor:
         """Images by the input contract -> (B, G, G) float32 per-region scores in 0..1, higher is better, on
-        the scale of `forward` (which pools them). Region (i, j) is the (i, j) cell of a G x G lattice over the
+        the scale of `forward` (whose score blends their pooled value with a whole-view score, GridHead). Region (i, j) is the (i, j) cell of a G x G lattice over the
         whole image (row-major from the top left; G = 7 for the shipped `fragments` view: each cell is judged
         from a native-resolution 32-px fragment at that place). Differentiable. Raises ValueError when the
         score head has no per-region scores (only a GridHead on a one-view policy has them)."""
         if not isinstance(self.head, GridHead) or self.views.policy != "fragments":
             raise ValueError(f"the {self.metric} model's head ({self.head_type!r}, views {self.views.policy!r}) has "
                              "no per-region scores; a 'grid' head on a 'fragments' view has")
-        _, _, g = self._embed_views_grid(self.make_views(self.images01(images01, allow_out_of_range, checked)))
-        cells = self.head.cell_scores(g[:, 0])  # (B, C)
+        f, _, g = self._embed_views_grid(self.make_views(self.images01(images01, allow_out_of_range, checked)))
+        cells = self.head.cell_scores(torch.cat([f[:, 0, None], g[:, 0]], dim=1))  # (B, C)
         side = round(cells.shape[1] ** 0.5)
         return cells.view(cells.shape[0], side, side)
 

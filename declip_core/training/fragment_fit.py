@@ -7,7 +7,7 @@ training cells) and projected to `proj_dim` by PCA of that sample (torch.pca_low
 ensemble member (an MLP per cell, seed cfg.seed + k) is trained with the logistic ranking loss on the pooled
 image score (mean of its cell scores), minibatches of pairs, dropout on the projected cells, AdamW with a cosine
 decay; the epoch with the best within-ladder SRCC on the validation ladders is kept. The pooling temperature is
-then chosen on validation (`choose_pool_tau`).
+and the blend with the whole-view FeatureHead are then chosen on validation (`choose_pooling`).
 """
 from __future__ import annotations
 
@@ -26,18 +26,21 @@ from declip_core.training.ranking import ranking_loss, within_group_summary
 POOL_TAUS: tuple[float, ...] = (math.inf, 0.2, 0.1, 0.05, 0.03)  # candidates; inf = the plain mean
 
 
-def _scores(head: GridHead, local: torch.Tensor, chunk: int = 512) -> np.ndarray:
+def grid_scores(head: GridHead, x: torch.Tensor, chunk: int = 512) -> np.ndarray:
+    """(N,) image scores of a GridHead on x (N, 1 + C, D) (any float dtype), in chunks."""
+    local = x
     with torch.no_grad():
         return torch.cat([head(c.float()) for c in local.split(chunk)]).numpy()
 
 
 def _val_srcc(head: GridHead, val_local: torch.Tensor, val_lad: Ladders) -> dict[str, float]:
-    return within_group_summary(_scores(head, val_local)[val_lad.idx], val_lad.level, val_lad.group)
+    return within_group_summary(grid_scores(head, val_local)[val_lad.idx], val_lad.level, val_lad.group)
 
 
-def init_grid_head(local: torch.Tensor, proj_dim: int = 256, hidden: int = 128, sample_rows: int = 2000,
+def init_grid_head(cells: torch.Tensor, proj_dim: int = 256, hidden: int = 128, sample_rows: int = 2000,
                    seed: int = 0) -> GridHead:
-    """A GridHead whose standardisation and PCA projection come from a sample of training cells."""
+    """A GridHead whose standardisation and PCA projection come from a sample of training cells (N, C, D)."""
+    local = cells
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         rows = torch.randperm(local.shape[0])[:sample_rows]
@@ -52,8 +55,8 @@ def init_grid_head(local: torch.Tensor, proj_dim: int = 256, hidden: int = 128, 
 
 
 def project_cells(head: GridHead, local: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    """(N, C, D) per-cell features (any float dtype) -> (N, C, proj_dim) float32 through head's fixed
-    standardisation and projection (computed once: the members train on these)."""
+    """(N, C, D) cells (any float dtype) -> (N, C, proj_dim) float32 through head's fixed standardisation and
+    projection (computed once: the members train on these)."""
     with torch.no_grad():
         return torch.cat([head.project(c.float()) for c in local.split(chunk)])
 
@@ -103,42 +106,57 @@ def fit_grid_member(base: GridHead, z: torch.Tensor, better: torch.Tensor, worse
     return head.nets[0].eval()
 
 
-def fit_grid_head(local: torch.Tensor, better: torch.Tensor, worse: torch.Tensor, val_local: torch.Tensor,
+def fit_grid_head(x: torch.Tensor, better: torch.Tensor, worse: torch.Tensor, val_x: torch.Tensor,
                   val_lad: Ladders, cfg: FeatureFitConfig = FeatureFitConfig(), proj_dim: int = 256,
-                  log: Callable[[str], None] | None = None) -> GridHead:
-    """GridHead of cfg.members members (seeds cfg.seed + k) on one standardisation and projection, with the
-    pooling temperature chosen on the validation ladders. local: (N, C, D); val_local: (M, C, D).
-    Raises ValueError without pairs or validation ladders."""
-    if local.ndim != 3 or val_local.ndim != 3:
-        raise ValueError(f"need per-cell features (N, C, D), got {tuple(local.shape)} and {tuple(val_local.shape)}")
-    base = init_grid_head(local, proj_dim=proj_dim, hidden=cfg.hidden, seed=cfg.seed)
-    z, val_z = project_cells(base, local), project_cells(base, val_local)
+                  whole_cfg: FeatureFitConfig | None = None, log: Callable[[str], None] | None = None) -> GridHead:
+    """GridHead from x (N, 1 + C, D) (row 0 the whole view's features, then its cells) and val_x (M, 1 + C, D):
+    cfg.members cell members (seeds cfg.seed + k) on one standardisation and projection, the whole-view
+    FeatureHead (declip_core.training.quality_fit.fit_feature_head, `whole_cfg`), then pool_tau and
+    whole_weight chosen on the validation ladders. Raises ValueError without pairs or validation ladders."""
+    from declip_core.training.quality_fit import fit_feature_head
+
+    if x.ndim != 3 or val_x.ndim != 3 or x.shape[1] < 2:
+        raise ValueError(f"need features (N, 1 + C, D), got {tuple(x.shape)} and {tuple(val_x.shape)}")
+    base = init_grid_head(x[:, 1:], proj_dim=proj_dim, hidden=cfg.hidden, seed=cfg.seed)
+    z, val_z = project_cells(base, x[:, 1:]), project_cells(base, val_x[:, 1:])
     nets = []
     for k in range(cfg.members):
         if log and cfg.members > 1:
             log(f"grid head member {k + 1}/{cfg.members}")
         nets.append(fit_grid_member(base, z, better, worse, val_z, val_lad,
                                     FeatureFitConfig(**{**cfg.__dict__, "seed": cfg.seed + k}), log))
-    head = GridHead(local.shape[2], proj_dim=proj_dim, hidden=cfg.hidden, members=len(nets))
+    whole, _ = fit_feature_head(x[:, 0].float(), better, worse, val_x[:, 0].float(), val_lad,
+                                whole_cfg or FeatureFitConfig(epochs=cfg.epochs, seed=cfg.seed), log)
+    head = GridHead(x.shape[2], proj_dim=proj_dim, hidden=cfg.hidden, members=len(nets),
+                    whole_members=len(whole.nets))
     head.load_state_dict({"mean": base.mean, "std": base.std, "proj": base.proj, "pool_tau": base.pool_tau,
-                          **{f"nets.{i}.{k}": v for i, n in enumerate(nets) for k, v in n.state_dict().items()}})
-    choose_pool_tau(head, val_local, val_lad, log=log)
+                          "whole_weight": base.whole_weight,
+                          **{f"nets.{i}.{k}": v for i, n in enumerate(nets) for k, v in n.state_dict().items()},
+                          **{f"whole.{k}": v for k, v in whole.state_dict().items()}})
+    choose_pooling(head, val_x, val_lad, log=log)
     for p in head.parameters():
         p.requires_grad_(False)
     return head.eval()
 
 
-def choose_pool_tau(head: GridHead, val_local: torch.Tensor, val_lad: Ladders, taus: Sequence[float] = POOL_TAUS,
-                    log: Callable[[str], None] | None = None) -> float:
-    """Set head.pool_tau to the candidate with the best validation within-ladder SRCC (ties: the first, i.e. the
-    mean); returns it."""
-    best, best_tau = -2.0, taus[0]
+WHOLE_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def choose_pooling(head: GridHead, val_x: torch.Tensor, val_lad: Ladders, taus: Sequence[float] = POOL_TAUS,
+                   weights: Sequence[float] = WHOLE_WEIGHTS, log: Callable[[str], None] | None = None
+                   ) -> tuple[float, float]:
+    """Set head.pool_tau and head.whole_weight to the pair with the best validation within-ladder SRCC (ties: the
+    first: the mean pooling, the smaller whole weight); returns them."""
+    best, choice = -2.0, (taus[0], weights[0])
     for tau in taus:
-        head.pool_tau.fill_(tau)
-        v = _val_srcc(head, val_local, val_lad)
-        if log:
-            log(f"pool_tau {tau}: val SRCC {v['srcc']:.3f} 2AFC {v['2afc']:.3f}")
-        if v["srcc"] > best + 1e-9:
-            best, best_tau = v["srcc"], tau
-    head.pool_tau.fill_(best_tau)
-    return best_tau
+        for wt in weights:
+            head.pool_tau.fill_(tau)
+            head.whole_weight.fill_(wt)
+            v = _val_srcc(head, val_x, val_lad)
+            if log:
+                log(f"pool_tau {tau}, whole_weight {wt}: val SRCC {v['srcc']:.3f} 2AFC {v['2afc']:.3f}")
+            if v["srcc"] > best + 1e-9:
+                best, choice = v["srcc"], (tau, wt)
+    head.pool_tau.fill_(choice[0])
+    head.whole_weight.fill_(choice[1])
+    return choice

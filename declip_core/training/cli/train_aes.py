@@ -57,9 +57,10 @@ def _features(dc, views, photos: dict, items_of, short: int, cache, log) -> tupl
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status (0 done, 2 bad arguments or data, 130 interrupted)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
+    from declip_core.training.data_root import add_data_argument, data_root
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=os.environ.get("DECLIP_DATA", "data"),
-                    help="data root holding the collection (default ./data, or $DECLIP_DATA)")
+    add_data_argument(ap)
     ap.add_argument("--collection", default="photos-v2")
     ap.add_argument("--declip", default="lite", help="DeCLIP tag or checkpoint (default: lite)")
     ap.add_argument("--out", default="runs/lite-aes-v5")
@@ -99,7 +100,7 @@ def _run(a: argparse.Namespace) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     log = lambda m: print(m, flush=True)  # noqa: E731
-    collection = Path(a.data) / a.collection
+    collection = data_root(a.data) / a.collection
     try:
         train_photos = photo_files(collection, ["train"])
         val_photos = photo_files(collection, ["val"])

@@ -47,7 +47,8 @@ def val_items(photos: list[str]):
 
 
 def encode_items(dc, views, items, load_rgb, cache, log, label: str):
-    """(vectors (N, D) float16, cells (N, C, D) float16) of every item, computed crop by crop and cached."""
+    """(N, 1 + C, D) float16 features of every item (row 0 the view's feature vector, then its cells: the
+    GridHead's input), computed crop by crop and cached."""
     import numpy as np
     import torch
 
@@ -72,16 +73,16 @@ def encode_items(dc, views, items, load_rgb, cache, log, label: str):
             done += len(idx)
             if n % 25 == 0 or n == len(by_crop) - 1:
                 log(f"  {label}: {done}/{len(todo)} images encoded ({time.time() - t0:.0f} s)")
-    arr = cache.rows(keys)  # (N, 1 + C, D)
-    return torch.from_numpy(arr[:, 0]), torch.from_numpy(arr[:, 1:])
+    return torch.from_numpy(cache.rows(keys))  # (N, 1 + C, D)
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status (0 done, 2 bad arguments or data, 130 interrupted)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
+    from declip_core.training.data_root import add_data_argument, data_root
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=os.environ.get("DECLIP_DATA", "data"),
-                    help="data root holding the collection (default ./data, or $DECLIP_DATA)")
+    add_data_argument(ap)
     ap.add_argument("--collection", default="photos-v2")
     ap.add_argument("--declip", default="lite")
     ap.add_argument("--out", default="runs/lite-tech-v5")
@@ -115,7 +116,7 @@ def _run(a: argparse.Namespace) -> int:
     from declip_core.training.config import DEFAULT_HELDOUT_TYPES, FeatureFitConfig
     from declip_core.training.data.jsonl import jsonl_rows
     from declip_core.training.data.photos.files import photo_files
-    from declip_core.training.fragment_fit import _scores, fit_grid_head
+    from declip_core.training.fragment_fit import grid_scores, fit_grid_head
     from declip_core.training.quality_fit import (TECH_ATTRIBUTES, attribute_family, attribute_targets,
                                                   fit_feature_attribute_head)
     from declip_core.training.quality_heads import attribute_validation
@@ -126,7 +127,7 @@ def _run(a: argparse.Namespace) -> int:
     torch.set_num_threads(a.threads)  # a CLI setting for this process (library code never sets it)
     log = lambda m: print(m, flush=True)  # noqa: E731
     out = Path(a.out)
-    collection = Path(a.data) / a.collection
+    collection = data_root(a.data) / a.collection
     crops_file = collection / "crops.jsonl"
     if not crops_file.is_file():
         print(f"error: {crops_file} is missing (gather the collection with training/gather_photos.py)", file=sys.stderr)
@@ -159,19 +160,22 @@ def _run(a: argparse.Namespace) -> int:
             return np.asarray(im.convert("RGB"))
 
     vals = {p: resize_short(load_rgb_array(f), a.val_short) for p, f in val_files.items()}
-    vvec, vcells = encode_items(dc, views, vitems, vals.__getitem__, cache, log, "validation")
-    vec, cells = encode_items(dc, views, items, crop_rgb, cache, log, "training")
+    vx = encode_items(dc, views, vitems, vals.__getitem__, cache, log, "validation")
+    x = encode_items(dc, views, items, crop_rgb, cache, log, "training")
+    vec, vvec = x[:, 0], vx[:, 0]
     t_feat = time.time() - t0
     lad, vlad = tech_ladders(items), tech_ladders(vitems)
     b, w = lad.pairs()
     log(f"{len(b)} training pairs; features {t_feat:.0f} s")
-    head = fit_grid_head(cells, b, w, vcells, vlad, FeatureFitConfig(epochs=a.epochs, batch_pairs=1024, dropout=0.2,
-                                                                     members=a.members, seed=a.seed),
-                         proj_dim=a.proj_dim, log=log)
-    s = _scores(head, vcells)
+    head = fit_grid_head(x, b, w, vx, vlad, FeatureFitConfig(epochs=a.epochs, batch_pairs=1024, dropout=0.2,
+                                                             members=a.members, seed=a.seed),
+                         proj_dim=a.proj_dim, log=log,
+                         whole_cfg=FeatureFitConfig(epochs=20, members=a.members, seed=a.seed))
+    s = grid_scores(head, vx)
     report: dict = {"train_crops": len(names), "train_images": len(items), "train_pairs": int(len(b)),
                     "val_photos": len(val_files), "val_images": len(vitems), "views": views.to_dict(),
-                    "pool_tau": float(head.pool_tau), "seconds_features": round(t_feat, 1)}
+                    "pool_tau": float(head.pool_tau), "whole_weight": float(head.whole_weight),
+                    "seconds_features": round(t_feat, 1)}
 
     def sub(pred) -> dict:
         keep = [k for k, g in enumerate(vlad.group) if pred(g.split("|"))]
