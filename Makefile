@@ -36,7 +36,7 @@ test-fast: $(STAMP)
 
 # the shipped weights from scratch (hours on CPU: docs/weights.md); resumes where it stopped
 weights: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python training/reproduce.py training/recipes/weights-v4.yaml --data $(DATA)
+	HF_HUB_OFFLINE=1 $(BIN)/python training/reproduce.py training/recipes/weights-v5.yaml --data $(DATA)
 
 # the benchmark tables of docs/ (needs the photo collection of `make weights`)
 bench: $(STAMP)

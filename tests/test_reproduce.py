@@ -137,7 +137,7 @@ def test_builtins_split_view_and_copy(tmp_path):
     assert (tmp_path / "root" / "c" / "f.txt").read_text() == "x" and (tmp_path / "root" / "g.txt").read_text() == "x"
 
 
-@pytest.mark.parametrize("name", ["weights-v4.yaml", "bench.yaml"])
+@pytest.mark.parametrize("name", ["weights-v5.yaml", "bench.yaml"])
 def test_shipped_recipes_name_our_scripts_and_no_machine_paths(name):
     r = load_recipe(ROOT / "training" / "recipes" / name)
     for s in r.steps:
@@ -145,9 +145,10 @@ def test_shipped_recipes_name_our_scripts_and_no_machine_paths(name):
             assert (ROOT / s.run[0]).is_file(), (s.name, s.run[0])
         for x in (*s.run, *s.outputs, *s.inputs):
             assert not x.startswith("/"), (s.name, x)
-    if name == "weights-v4.yaml":
+    if name == "weights-v5.yaml":
         names = [s.name for s in r.steps]
         assert names[-1] == "check" and "train-v4" in names and "label-fr" in names
+        assert {"train-tech-v5", "train-aes-v5", "assemble-v5"} <= set(names)
 
 
 def test_compare_reports_the_largest_difference():

@@ -1,6 +1,6 @@
 """Rebuild from a fresh clone by running a recipe (`make weights`, `make bench`), or check rebuilt weights.
 
-    python training/reproduce.py                                  # training/recipes/weights-v4.yaml
+    python training/reproduce.py                                  # training/recipes/weights-v5.yaml
     python training/reproduce.py training/recipes/bench.yaml      # the benchmark tables of docs/
     python training/reproduce.py --list                           # the steps, their outputs and expected times
     python training/reproduce.py --only build-i2t-photos ...      # some steps only
@@ -20,7 +20,7 @@ from pathlib import Path
 from declip_core.training.data_root import add_data_argument, data_root, expand
 
 REPO = Path(__file__).resolve().parents[3]
-DEFAULT_RECIPE = REPO / "training" / "recipes" / "weights-v4.yaml"
+DEFAULT_RECIPE = REPO / "training" / "recipes" / "weights-v5.yaml"
 REFERENCE = REPO / "tests" / "reference" / "shipped_tags.json"
 
 

@@ -2,6 +2,7 @@
 """Copy a finished training run into the package as the shipped weight tags.
 
     python training/ship_weights.py runs/lite [--version v5] [--config training/configs/lite-v5.yaml]
+    python training/ship_weights.py runs/lite-v5 --keep-declip --version v5   # new heads on the shipped DeCLIP
 
 Writes declip_core/weights/declip-lite-<v>.{safetensors,json} (DeCLIP, stored as float16 to halve
 the file; loading upcasts to float32), declip-lite-tech-<v>.* and declip-lite-aes-<v>.* (the quality
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"the training config of the run (recorded; default the latest tag's, {latest.training_config})")
     ap.add_argument("--licence", default=latest.licence, help=f"of the weights (default {latest.licence})")
     ap.add_argument("--then", default="", help="commands run between training and shipping (recorded), e.g. the view choice")
+    ap.add_argument("--keep-declip", action="store_true",
+                    help="ship only the run's heads, trained on the shipped `lite` DeCLIP (which stays as it is)")
+    ap.add_argument("--made-by", default=None, help="the commands that made the run (recorded; default: train.py)")
     from declip_core.training.data_root import add_data_argument, expand_args
 
     add_data_argument(ap)
@@ -46,33 +50,43 @@ def main(argv: list[str] | None = None) -> int:
     from declip_core.iqa.model import load_quality_head, save_quality_head
 
     run = Path(a.run)
-    tensors, cfg = load_checkpoint(run / "declip.safetensors")
-    run_cfg = json.loads((run / "timings.json").read_text()) if (run / "timings.json").is_file() else {}
-    cfg = {k: v for k, v in cfg.items() if k not in ("format", "format_version", "sha256", "tensors_file")}
-    cfg["extra"] = {**cfg.get("extra", {}), "stored_dtype": "float16", "timings_s": run_cfg,
-                    "made_by": f"python training/train.py --config {a.config}; " + (f"{a.then}; " if a.then else "")
-                               + f"python training/ship_weights.py {a.run} --version {a.version}"}
-    half = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}
-    dpath = save_checkpoint(WEIGHTS / f"declip-lite-{a.version}.safetensors", half, cfg)
-    declip = declip_from_checkpoint(dpath)
-    common = {"licence": a.licence, "training_config": a.config, "version": a.version, "source": cfg["extra"]["made_by"]}
-    tags = [WeightTag(tag="lite", file=dpath.name, sha256=read_config(dpath)["sha256"], kind="declip", metric=None,
-                      score_range=None, description="DeCLIP on the lite stand-in backbone, trained offline on CPU "
-                                                    "(demo grade)", **common)]
+    made_by = (a.made_by or f"python training/train.py --config {a.config}") + "; " + \
+        (f"{a.then}; " if a.then else "") + f"python training/ship_weights.py {a.run} --version {a.version}" + \
+        (" --keep-declip" if a.keep_declip else "")
+    if a.keep_declip:  # the shipped DeCLIP stays; the run's heads were trained on it
+        dpath = WEIGHTS / latest.file
+        declip = declip_from_checkpoint(dpath)
+        tags = [latest]
+    else:
+        tensors, cfg = load_checkpoint(run / "declip.safetensors")
+        run_cfg = json.loads((run / "timings.json").read_text()) if (run / "timings.json").is_file() else {}
+        cfg = {k: v for k, v in cfg.items() if k not in ("format", "format_version", "sha256", "tensors_file")}
+        cfg["extra"] = {**cfg.get("extra", {}), "stored_dtype": "float16", "timings_s": run_cfg, "made_by": made_by}
+        half = {k: (v.half() if v.is_floating_point() else v) for k, v in tensors.items()}
+        dpath = save_checkpoint(WEIGHTS / f"declip-lite-{a.version}.safetensors", half, cfg)
+        declip = declip_from_checkpoint(dpath)
+    common = {"licence": a.licence, "training_config": a.config, "version": a.version, "source": made_by}
+    if not a.keep_declip:
+        tags = [WeightTag(tag="lite", file=dpath.name, sha256=read_config(dpath)["sha256"], kind="declip",
+                          metric=None, score_range=None, description="DeCLIP on the lite stand-in backbone, trained "
+                          "offline on CPU (demo grade)", **common)]
     for metric in METRICS:
         src = run / f"iqa-{metric}.safetensors"
-        orig = declip_from_checkpoint(run / "declip.safetensors", backbone=declip.backbone)
+        orig = declip if a.keep_declip else declip_from_checkpoint(run / "declip.safetensors", backbone=declip.backbone)
         qm = load_quality_head(src, orig)
         qm.declip = declip
-        extra = {k: v for k, v in read_config(src).items() if k in ("validation", "validation_photos", "attribute_validation", "view_choice")}
+        extra = {k: v for k, v in read_config(src).items()
+                 if k in ("validation", "validation_photos", "attribute_validation", "view_choice", "description",
+                          "training", "report")}
         hp = save_quality_head(WEIGHTS / f"declip-lite-{metric}-{a.version}.safetensors", qm, extra=extra)
         x = torch.rand(2, 3, 300, 320)
         with torch.no_grad():
             diff = float((load_quality_head(src, orig)(x) - qm(x)).abs().max())
         print(f"{metric}: float16 DeCLIP changes scores by at most {diff:.2e} on random images")
         tags.append(WeightTag(tag=f"lite-{metric}", file=hp.name, sha256=read_config(hp)["sha256"], kind="iqa_head",
-                              metric=metric, score_range=SCORE_RANGE, description=f"declip_{metric} default head "
-                              f"({qm.head_type}), trained on I&2T-derived targets", **common))
+                              metric=metric, score_range=SCORE_RANGE, description=extra.get(
+                                  "description", f"declip_{metric} default head ({qm.head_type}), trained on "
+                                                 "I&2T-derived targets"), **common))
     tags += [t for t in PRETRAINED.values() if t.tag not in {x.tag for x in tags}]  # keep other tags (control-demo)
     write_tags(tags, TAGS_FILE)
     for t in tags:

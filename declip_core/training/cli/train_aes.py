@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(a: argparse.Namespace) -> int:
+    from declip_core.training.data_root import data_root
     import torch
 
     from declip_core.array_cache import ShardedArrayCache
@@ -170,9 +171,12 @@ def _run(a: argparse.Namespace) -> int:
         report[f"val_attribute_{g}_srcc"] = round(r["srcc"], 4)
         log(f"attribute {g}: validation SRCC over its own edits {r['srcc']:.3f}")
     model = freeze(QualityModel(dc, "aes", head, attr.eval(), "features", views))
-    path = save_quality_head(out / "iqa-aes.safetensors", model,
-                             extra={"training": "declip_core.training.cli.train_aes", "report": "aes_report.json"})
     report["seconds_total"] = round(time.time() - t0, 1)
+    path = save_quality_head(out / "iqa-aes.safetensors", model, extra={
+        "training": "python training/train_aes.py (declip_core.training.cli.train_aes)", "validation": report,
+        "description": "declip_aes default head (features of the whole frame), trained on ranking pairs of graded "
+                       "composition, lighting and colour edits and technical damage of curated photographs "
+                       "(no human ratings)"})
     (out / "aes_report.json").write_text(json.dumps(report, indent=2))
     log(f"wrote {path} and {out / 'aes_report.json'}")
     return 0

@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(a: argparse.Namespace) -> int:
+    from declip_core.training.data_root import data_root
     import numpy as np
     import torch
     from PIL import Image
@@ -215,9 +216,12 @@ def _run(a: argparse.Namespace) -> int:
     report["val_attributes"] = {k: round(v, 4) for k, v in av.items()}
     log(f"attributes (validation SRCC over each family's ladders among {VAL_TYPES}): {json.dumps(report['val_attributes'])}")
     model = freeze(QualityModel(dc, "tech", head, attr.eval(), "grid", views))
-    path = save_quality_head(out / "iqa-tech.safetensors", model,
-                             extra={"training": "declip_core.training.cli.train_tech", "report": "tech_report.json"})
     report["seconds_total"] = round(time.time() - t0, 1)
+    path = save_quality_head(out / "iqa-tech.safetensors", model, extra={
+        "training": "python training/train_tech.py (declip_core.training.cli.train_tech)", "validation": report,
+        "description": "declip_tech default head (grid: 7 x 7 native 32-px fragments from every region, pooled, "
+                       "blended with a whole-view head), trained on uniform and region-limited severity ladders of "
+                       "colour and greyscale crops"})
     (out / "tech_report.json").write_text(json.dumps(report, indent=2))
     log(f"wrote {path} and {out / 'tech_report.json'}")
     return 0
