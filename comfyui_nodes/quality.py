@@ -119,12 +119,18 @@ def _common_inputs() -> dict[str, Any]:
     }
 
 
+def _one(value: Any) -> Any:
+    """A widget value of an INPUT_IS_LIST node (ComfyUI passes every input as a list; an empty one: None)."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
 def _validate(metric: Any, head: Any) -> bool | str:
     """ComfyUI's VALIDATE_INPUTS for the head: runs when the prompt is queued, before any sampling."""
-    if isinstance(metric, list):  # list-input nodes get lists
-        metric = metric[0] if metric else metric
-    if isinstance(head, list):
-        head = head[0] if head else head
+    metric, head = _one(metric), _one(head)  # list-input nodes get lists
+    if metric is None or head is None:  # fed by a link: known only when the node runs
+        return True
     if metric not in METRICS:
         return f"metric must be one of {METRICS}, got {metric!r}"
     if head not in head_choices():
@@ -164,7 +170,7 @@ class DeCLIPQualityScore(_Cached):
                              **_common_inputs()}}
 
     @classmethod
-    def VALIDATE_INPUTS(cls, metric: str, head: str) -> bool | str:
+    def VALIDATE_INPUTS(cls, metric: Any = None, head: Any = None) -> bool | str:
         """Refuses, before the run, a head that is not installed, is unusable or scores another metric."""
         return _validate(metric, head)
 
@@ -189,9 +195,6 @@ PICK_NAMES = ("images", "scores", "indices", "summary")
 PICK_IS_LIST = (True, False, False, False)  # images: one batch, or one item per image when sizes differ
 
 
-def _one(value: Any) -> Any:
-    """A widget value of an INPUT_IS_LIST node (ComfyUI passes every input as a list)."""
-    return value[0] if isinstance(value, list) else value
 
 
 class _PickNode(_Cached):
@@ -206,7 +209,7 @@ class _PickNode(_Cached):
     FUNCTION = "select"
 
     @classmethod
-    def VALIDATE_INPUTS(cls, metric: Any, head: Any) -> bool | str:
+    def VALIDATE_INPUTS(cls, metric: Any = None, head: Any = None) -> bool | str:
         """Refuses, before the run, a head that is not installed, is unusable or scores another metric."""
         return _validate(metric, head)
 
@@ -298,10 +301,10 @@ class DeCLIPQualityFilter(_PickNode):
         }}
 
     @classmethod
-    def VALIDATE_INPUTS(cls, metric: Any, head: Any, if_none_pass: Any) -> bool | str:
+    def VALIDATE_INPUTS(cls, metric: Any = None, head: Any = None, if_none_pass: Any = None) -> bool | str:
         """As the other score nodes; if_none_pass also accepts the older 'return an empty batch' (= stop)."""
         choice = _one(if_none_pass)
-        if choice not in (KEEP_BEST, STOP, EMPTY):
+        if choice is not None and choice not in (KEEP_BEST, STOP, EMPTY):
             return f"if_none_pass must be {KEEP_BEST!r} or {STOP!r}, got {choice!r}"
         return _validate(metric, head)
 
@@ -329,7 +332,7 @@ class DeCLIPQualityFilter(_PickNode):
                 title = f"none of {n} at or above {threshold:g}; kept the best one ({KEPT}), image {best[0]}:"
             else:
                 stop = (f"none of {n} at or above {threshold:g} (best: {float(scored.scores[best[0]]):.3f}): the "
-                        "nodes after this one did not run. Lower the threshold, or set if_none_pass to "
+                        "nodes after this one did not run.\nFix: lower the threshold, or set if_none_pass to "
                         f"'{KEEP_BEST}'.")
                 title = f"STOPPED: {stop}"
         lines = [scored.header(), title,

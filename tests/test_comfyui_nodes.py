@@ -602,7 +602,8 @@ def test_quality_filter_never_hands_on_an_empty_batch(declip, monkeypatch, choic
     0-image batch); outside ComfyUI the same text is raised. The older 'return an empty batch' means stop."""
     images = _graded(3)
     top = max(_scores(declip, images))
-    with pytest.raises(ValueError, match=r"none of 3 at or above 0\.99.*Lower the threshold, or set if_none_pass"):
+    with pytest.raises(ValueError, match=r"none of 3 at or above 0\.99(.|\n)*Fix: lower the threshold, or set "
+                                         r"if_none_pass"):
         DeCLIPQualityFilter().select(images, declip, "tech", "zeroshot", 0.99, choice)
     fake = types.ModuleType("comfy_execution.graph_utils")
     fake.ExecutionBlocker = _Blocker
@@ -731,3 +732,11 @@ def test_api_fixtures_are_well_formed(path: Path) -> None:
         if ct in NODE_CLASS_MAPPINGS:
             spec = NODE_CLASS_MAPPINGS[ct].INPUT_TYPES()
             assert set(spec["required"]) <= set(node["inputs"]) <= set(spec["required"]) | set(spec.get("optional", {}))
+
+
+def test_validation_leaves_linked_inputs_to_the_run() -> None:
+    """ComfyUI validates before a run: a linked metric/head is unknown then (not passed) and must not fail."""
+    assert DeCLIPQualityScore.VALIDATE_INPUTS() is True
+    assert DeCLIPQualityFilter.VALIDATE_INPUTS(metric=["tech"]) is True
+    assert "metric must be one of" in DeCLIPQualityScore.VALIDATE_INPUTS("vibes", "default")
+    assert "if_none_pass must be" in DeCLIPQualityFilter.VALIDATE_INPUTS(["tech"], ["default"], ["shrug"])

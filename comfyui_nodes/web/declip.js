@@ -12,7 +12,7 @@ const PLACEHOLDER = "Scores appear here after a run.";
 const FONT_PX = 12;
 const LINE_PX = 16; // line height of the text box
 const PAD_PX = 12; // the text box's padding and border, both sides together
-const MAX_WIDTH = 1100;
+const MAX_WIDTH = 760; // px: longer lines wrap (the box grows taller), so that a node does not spread over its neighbours
 const WIDGET_MARGIN_PX = 24; // what the editor keeps around a DOM widget, above and below together // wider lines wrap (and the box grows taller)
 const LINK_COLOURS = {
   DECLIP: "#C678DD",

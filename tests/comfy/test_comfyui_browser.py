@@ -199,11 +199,27 @@ def test_unusable_checkpoint_is_listed_and_its_error_shown(editor: Any, base: Pa
     comfy_ui.close_dialogs(editor)
 
 
-def _outputs(server: ComfyServer, node_id: int) -> list[dict[str, Any]]:
-    """The UI outputs of one node in every run of the history, oldest first."""
-    history = server.get("/history")
-    runs = sorted(history.values(), key=lambda e: e["prompt"][0])
-    return [e["outputs"][str(node_id)] for e in runs if str(node_id) in e.get("outputs", {})]
+def _run(editor: Any, server: ComfyServer, timeout: float = 600) -> dict[str, Any]:
+    """Press Run and wait for that run's history entry (node ids repeat between graphs: only this run counts)."""
+    import time
+
+    import comfy_ui
+
+    before = set(server.get("/history"))
+    comfy_ui.press_run(editor)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        new = {k: v for k, v in server.get("/history").items() if k not in before}
+        done = [v for v in new.values() if v.get("status", {}).get("completed") is not None]
+        if done:
+            return done[0]
+        time.sleep(0.5)
+    raise TimeoutError(f"the run did not finish in {timeout} s")
+
+
+def _out(entry: dict[str, Any], node_id: int) -> dict[str, Any] | None:
+    """One node's UI output in a run (None: it did not run or shows nothing)."""
+    return entry["outputs"].get(str(node_id))
 
 
 def _new_graph(editor: Any) -> None:
@@ -250,17 +266,17 @@ def test_folder_list_into_best_of_n_selects_over_all(editor: Any, server: ComfyS
     comfy_ui.connect(editor, declip, "declip", best, "declip")
     comfy_ui.connect(editor, best, "images", preview, "images")
     comfy_ui.connect(editor, best, "scores", text, "source")
-    comfy_ui.press_run(editor)
+    entry = _run(editor, server)
     shown = comfy_ui.wait_text(editor, best, "best 2 of 5")
     assert comfy_ui.open_dialogs(editor) == [] and comfy_ui.error_toasts(editor) == []
-    out = _outputs(server, best)[-1]
+    out = _out(entry, best)
     listed = {int(line.split("image ")[1].split(" ")[0]): float(line.rsplit(": ", 1)[1].split()[0])
               for line in shown.splitlines() if "image " in line}
     assert sorted(listed) == [0, 1, 2, 3, 4]  # all five, the rejected ones too
     assert out["scores"] == pytest.approx(sorted(listed.values(), reverse=True)[:2], abs=1e-3)
     assert "(64x64)" in shown and "(80x96)" not in shown and "(96x80)" in shown and "(128x128)" in shown
-    assert len(_outputs(server, preview)[-1]["images"]) == 2
-    preview_text = _outputs(server, text)[-1]["text"]
+    assert len(_out(entry, preview)["images"]) == 2
+    preview_text = _out(entry, text)["text"]
     assert len(preview_text) == 1 and json.loads(preview_text[0]) == pytest.approx(out["scores"])  # in full
     _assert_readable(editor, best, "folder_list_best_of_n")
 
@@ -292,14 +308,14 @@ def test_batch_of_8_is_fully_readable(editor: Any, server: ComfyServer) -> None:
     _new_graph(editor)
     image = comfy_ui.add_node(editor, "LoadImage", (0, 0), {"image": "example.png"})
     eight = comfy_ui.add_node(editor, "RepeatImageBatch", (0, 420), {"amount": 8})
-    noisy = comfy_ui.add_node(editor, "ImageBlur", (0, 560), {"blur_radius": 3})
+    blurred = comfy_ui.add_node(editor, "ImageBlur", (0, 560), {"blur_radius": 3})
     declip = comfy_ui.add_node(editor, "DeCLIPLoader", (0, 720))
     score = comfy_ui.add_node(editor, "DeCLIPQualityScore", (400, 0))
     best = comfy_ui.add_node(editor, "DeCLIPBestOfN", (400, 500), {"k": 1})
     comfy_ui.connect(editor, image, "IMAGE", eight, "image")
     comfy_ui.connect(editor, eight, "IMAGE", score, "image")
-    comfy_ui.connect(editor, eight, "IMAGE", noisy, "image")
-    comfy_ui.connect(editor, noisy, "IMAGE", best, "images")
+    comfy_ui.connect(editor, eight, "IMAGE", blurred, "image")
+    comfy_ui.connect(editor, blurred, "IMAGE", best, "images")
     for node in (score, best):
         comfy_ui.connect(editor, declip, "declip", node, "declip")
     comfy_ui.press_run(editor)
@@ -326,32 +342,19 @@ def test_empty_filter_result_stops_the_branch_with_a_message(editor: Any, server
     comfy_ui.connect(editor, image, "IMAGE", filt, "images")
     comfy_ui.connect(editor, declip, "declip", filt, "declip")
     comfy_ui.connect(editor, filt, "images", save, "images")
-    comfy_ui.press_run(editor)
+    entry = _run(editor, server)
     text = comfy_ui.wait_text(editor, filt, "STOPPED: none of 1 at or above 1")
-    assert "Lower the threshold, or set if_none_pass to 'keep the best one'" in text
-    comfy_ui.wait_for(editor, "return document.body.innerText.includes('job completed') || "
-                              "document.body.innerText.includes('jobs completed')", 60, "the run to finish")
+    assert "Fix: lower the threshold, or set if_none_pass to 'keep the best one'" in text
+    assert entry["status"]["status_str"] == "success", entry["status"]
     assert comfy_ui.open_dialogs(editor) == [] and comfy_ui.error_toasts(editor) == []
-    assert _outputs(server, save) == []  # Save Image did not run (and did not crash on an empty batch)
+    assert _out(entry, save) is None  # Save Image did not run (and did not crash on an empty batch)
+    assert comfy_ui.overlaps(comfy_ui.graph_nodes(editor)) == []  # the grown filter node stays clear of Save Image
     _assert_readable(editor, filt, "empty_filter_stopped")
     comfy_ui.set_widget(editor, filt, "if_none_pass", KEEP_BEST)
-    comfy_ui.press_run(editor)
+    entry = _run(editor, server)
     comfy_ui.wait_text(editor, filt, "kept the best one")
-    saved = comfy_ui.wait_for(editor, "return true", 1) and _wait_saved(server, save)
-    assert len(saved) == 1
+    assert len(_out(entry, save)["images"]) == 1
     _assert_readable(editor, filt, "empty_filter_kept_best")
-
-
-def _wait_saved(server: ComfyServer, node_id: int, timeout: float = 120) -> list[dict[str, Any]]:
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        outs = _outputs(server, node_id)
-        if outs and outs[-1].get("images"):
-            return outs[-1]["images"]
-        time.sleep(0.5)
-    raise TimeoutError(f"node {node_id} saved nothing in {timeout} s")
 
 
 def test_own_checkpoint_copy_a_look_saves_its_image(editor: Any, server: ComfyServer, base: Path) -> None:
@@ -385,12 +388,13 @@ def test_own_checkpoint_copy_a_look_saves_its_image(editor: Any, server: ComfySe
         "  const l = app.graph.links.get ? app.graph.links.get(id) : app.graph.links[id];"
         "  n.connect(n.outputs.findIndex(p => p.type === o.type), app.graph.getNodeById(l.target_id), l.target_slot); }));"
         "app.graph.remove(old); app.canvas.setDirty(true, true);")
-    comfy_ui.press_run(editor)
-    text = comfy_ui.wait_text(editor, score, "image 0: ", timeout=600)
+    entry = _run(editor, server)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    text = comfy_ui.wait_text(editor, score, "image 0: ")
     assert "head zeroshot" in text and "note: default head: zeroshot, because the shipped head lite-tech does not " \
                                       f"fit DeCLIP models/declip/{DECLIP_NAME}" in text
     assert str(base) not in text
-    assert len(_wait_saved(server, save)) == 1  # the generated image is saved
+    assert len(_out(entry, save)["images"]) == 1  # the generated image is saved
     assert comfy_ui.open_dialogs(editor) == [] and comfy_ui.error_toasts(editor) == []
     comfy_ui.fit_view(editor)
     comfy_ui.screenshot(editor, ARTIFACTS / "own_checkpoint_copy_a_look.png")
