@@ -187,6 +187,7 @@ def test_own_declip_checkpoint_never_loses_the_generated_image(server: ComfyServ
     assert "head zeroshot" in text and f"does not fit DeCLIP models/declip/{DECLIP_NAME}" in text
     wrong = copy.deepcopy(graph)
     _node(wrong, "DeCLIPQualityScore")["inputs"]["head"] = "lite-aes"
+    _node(wrong, "KSampler")["inputs"]["seed"] += 1  # a new sample (ComfyUI would reuse the cached one)
     status, answer = server.post_prompt(wrong)
     score_id = next(k for k, v in wrong.items() if v["class_type"] == "DeCLIPQualityScore")
     # ComfyUI refuses the score node at queue time and still runs the valid outputs: the image is saved
