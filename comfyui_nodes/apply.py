@@ -5,11 +5,27 @@ from typing import Any
 
 import torch
 
-from declip_core.adapter.conditioning import append_tokens, extend_attention_mask, match_batch
+from declip_core.adapter.conditioning import (
+    append_tokens,
+    extend_attention_mask,
+    match_batch,
+)
 from declip_core.adapter.dp_adapter import DPAdapter
 from declip_core.adapter.embedding import SourcedEmbedding, check_same_declip, unwrap
 
 from . import socket_types as T
+from .model_paths import declip_names, display_name
+
+
+def _check_same_declip(adapter: DPAdapter, embedding: Any, what: str) -> None:
+    """check_same_declip, with both DeCLIP checkpoints named as the user knows them (files of models/declip/
+    or weight tags) where they are installed."""
+    try:
+        check_same_declip(adapter.declip_sha256, unwrap(embedding)[1], what)
+    except ValueError as e:
+        made = ", ".join(map(display_name, declip_names(unwrap(embedding)[1]))) or "not installed here"
+        trained = ", ".join(map(display_name, declip_names(adapter.declip_sha256))) or "not installed here"
+        raise ValueError(f"{e} [the {what} was made by: {made}; the adapter was trained on: {trained}]") from e
 
 
 def _check_embedding(x: Any, width: int, what: str) -> torch.Tensor:
@@ -45,12 +61,12 @@ def apply_adapter(
     if strength < 0:
         raise ValueError(f"strength must be >= 0, got {strength}")
     cfg = adapter.config
-    check_same_declip(adapter.declip_sha256, unwrap(perceptual)[1], "perceptual embedding")
+    _check_same_declip(adapter, perceptual, "perceptual embedding")
     perceptual = _check_embedding(perceptual, cfg.perceptual_dim, "perceptual")
     if semantic is not None and cfg.semantic_dim == 0:
         semantic = None  # this adapter reads perception only; a wired semantic embedding is not used
     elif semantic is not None:
-        check_same_declip(adapter.declip_sha256, unwrap(semantic)[1], "semantic embedding")
+        _check_same_declip(adapter, semantic, "semantic embedding")
         semantic = _check_embedding(semantic, cfg.semantic_dim, "semantic")
         if semantic.shape[0] != perceptual.shape[0]:
             raise ValueError(f"{perceptual.shape[0]} perceptual but {semantic.shape[0]} semantic embeddings")

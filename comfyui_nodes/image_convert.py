@@ -20,7 +20,12 @@ def comfy_image_to_bchw(image: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"expected an IMAGE batch (B, H, W, C), got a single image {tuple(image.shape)}")
     if image.ndim != 4 or image.shape[-1] not in (1, 3, 4):
         raise ValueError(f"expected an IMAGE (B, H, W, C) with C in 1, 3 or 4, got {tuple(image.shape)}")
-    if image.shape[0] == 0 or image.shape[1] < 1 or image.shape[2] < 1:
-        raise ValueError(f"empty IMAGE batch {tuple(image.shape)}")
+    if image.shape[0] == 0:
+        from .image_lists import EMPTY_HINT
+
+        raise ValueError(f"empty IMAGE batch {tuple(image.shape)}: {EMPTY_HINT}. Lower that filter's threshold or "
+                         "set its if_none_pass to 'keep the best one'")
+    if image.shape[1] < 1 or image.shape[2] < 1:
+        raise ValueError(f"IMAGE of zero size {tuple(image.shape)}")
     x = as_images01(image.permute(0, 3, 1, 2), name="IMAGE", allow_out_of_range=True)  # (B, 3, H, W)
     return x.clamp(0.0, 1.0).contiguous()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import socket_types as T
-from .model_paths import UNUSABLE, list_checkpoints, resolve
+from .model_paths import UNUSABLE, list_checkpoints, relative_error, resolve
 
 NO_ADAPTER = "(none in models/declip/: train one with training/train_adapter.py)"
 NO_ADAPTER_HELP = (
@@ -39,7 +39,8 @@ class DeCLIPLoader:
         return {"required": {"declip_name": (choices, {
             "default": "lite" if "lite" in choices else choices[0],
             "tooltip": "Which DeCLIP model to load. Default 'lite': the small model shipped with DeCLIP. Entries "
-                       "marked 'unusable' are files in models/declip/ that cannot be loaded (the reason is shown)."})}}
+                       "marked 'unusable' are files in models/declip/ that cannot be loaded (choose one and run for the "
+                       "reason)."})}}
 
     def load(self, declip_name: str) -> tuple[Any]:
         """Args: declip_name: a file listed from ComfyUI/models/declip/ (kind "declip"), a weight tag
@@ -48,7 +49,10 @@ class DeCLIPLoader:
         Raises: ValueError: an unusable entry, missing files, sha256 mismatch, another checkpoint kind."""
         from declip_core.inference import load_declip
 
-        return (load_declip(resolve(declip_name), device="cpu"),)
+        try:
+            return (load_declip(resolve(declip_name), device="cpu"),)
+        except ValueError as e:
+            raise ValueError(relative_error(e)) from e
 
 
 class DPAdapterLoader:
@@ -83,4 +87,7 @@ class DPAdapterLoader:
 
         if adapter_name == NO_ADAPTER:
             raise ValueError(NO_ADAPTER_HELP)
-        return (load_adapter(resolve_checkpoint(resolve(adapter_name), kind=CHECKPOINT_KIND), device="cpu"),)
+        try:
+            return (load_adapter(resolve_checkpoint(resolve(adapter_name), kind=CHECKPOINT_KIND), device="cpu"),)
+        except ValueError as e:
+            raise ValueError(relative_error(e)) from e

@@ -9,3 +9,8 @@ CATEGORY = "DeCLIP"
 
 # Link colours of these types in the editor; web/declip.js holds the same table (a test checks they agree).
 LINK_COLOURS = {DECLIP: "#C678DD", DP_ADAPTER: "#E5C07B", PERCEPTUAL: "#56B6C2", SEMANTIC: "#98C379"}
+
+# The selection nodes' score and index outputs: one Python list per run (list[float] in 0..1, list[int]), so
+# that Preview as Text (any input) shows the whole list; ComfyUI list outputs would run it once per value.
+SCORES = "DECLIP_SCORES"
+INDICES = "DECLIP_INDICES"

@@ -26,6 +26,7 @@ from comfyui_nodes.model_paths import unusable_label
 from comfyui_nodes.quality import (
     EMPTY,
     KEEP_BEST,
+    STOP,
     DeCLIPBestOfN,
     DeCLIPQualityFilter,
     DeCLIPQualityScore,
@@ -67,6 +68,12 @@ def _adapter(declip, context_dim: int = 768, pooled_dim: int = 0, semantic: bool
 def _cond(batch: int = 1, width: int = 768, pooled: int = 768, **extra) -> list:
     torch.manual_seed(1)
     return [[torch.randn(batch, 77, width), {"pooled_output": torch.randn(batch, pooled), **extra}]]
+
+
+def _tiny():
+    from declip_core.testing import tiny_declip
+
+    return tiny_declip()
 
 
 def _image(b: int = 2, h: int = 40, w: int = 48, c: int = 3) -> torch.Tensor:
@@ -146,22 +153,26 @@ def comfy_models(tmp_path, monkeypatch, declip, lite_backbone):
 def test_loaders_list_and_load_from_model_folder(comfy_models, caplog) -> None:
     from declip_core.pretrained import list_pretrained
 
-    # usable files of the kind first, then files that cannot be loaded (marked), then the bundled weight tags
-    notes = unusable_label("notes.safetensors", "no notes.json beside it: copy the .json that came with the checkpoint")
+    # usable files of the kind first, then files that cannot be loaded (marked, in one list only: the kind their
+    # tensor names suggest, else the DeCLIP Loader's), then the bundled weight tags
+    notes = unusable_label("notes.safetensors")
+    assert notes == "⚠ unusable: notes.safetensors (choose it for the reason)"
     with caplog.at_level("WARNING", logger="comfyui_nodes.model_paths"):
         for _ in range(3):  # ComfyUI asks for the lists many times
             assert DeCLIPLoader.INPUT_TYPES()["required"]["declip_name"][0] == [
                 "declip_lite.safetensors", notes, *list_pretrained("declip")]
             names = DPAdapterLoader.INPUT_TYPES()["required"]["adapter_name"][0]
-            assert names == ["dp_sd15.safetensors", "sub/dp_sdxl.safetensors", notes]
-    assert sum("notes.safetensors cannot be loaded" in r.getMessage() for r in caplog.records) == 1  # logged once
+            assert names == ["dp_sd15.safetensors", "sub/dp_sdxl.safetensors"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("models/declip/notes.safetensors cannot be loaded" in m for m in messages) == 1  # logged once
+    assert not any(str(comfy_models) in m for m in messages)  # no absolute server path
     (model,) = DeCLIPLoader().load("declip_lite.safetensors")
     assert model.perceptual_dim == 16 and not model.training
     (adapter,) = DPAdapterLoader().load("sub/dp_sdxl.safetensors")
     assert adapter.config.context_dim == 2048
     with pytest.raises(ValueError, match="expected 'dp_adapter'"):
         DPAdapterLoader().load("declip_lite.safetensors")
-    with pytest.raises(ValueError, match=r"cannot load models/declip/notes.safetensors \(no notes.json beside it"):
+    with pytest.raises(ValueError, match=r"cannot load models/declip/notes.safetensors: no notes.json beside it"):
         DeCLIPLoader().load(notes)
 
 
@@ -174,9 +185,11 @@ def test_empty_adapter_list_shows_a_hint(tmp_path, monkeypatch) -> None:
     assert spec[0] == [NO_ADAPTER] and "train_adapter.py" in NO_ADAPTER and "models/declip" in NO_ADAPTER
     assert "train_adapter.py" in spec[1]["tooltip"]
     folder.mkdir(parents=True)
-    (folder / "x.safetensors").write_bytes(b"copied without its .json")  # only an unusable file: hint first
+    save_adapter(_adapter(_tiny()), folder / "x.safetensors")
+    folder.joinpath("x.json").unlink()  # an adapter copied without its .json: listed (marked) after the hint
     names = DPAdapterLoader.INPUT_TYPES()["required"]["adapter_name"][0]
-    assert names[0] == NO_ADAPTER and len(names) == 2 and names[1].startswith("⚠ unusable: x.safetensors")
+    assert names == [NO_ADAPTER, unusable_label("x.safetensors")]
+    assert DeCLIPLoader.INPUT_TYPES()["required"]["declip_name"][0][0] == "lite"  # not in the DeCLIP list
     with pytest.raises(ValueError, match="No DP-Adapter is installed.*train_adapter.py.*models/declip"):
         DPAdapterLoader().load(NO_ADAPTER)
 
@@ -187,6 +200,43 @@ def test_loaders_outside_comfyui_take_paths(tmp_path, declip) -> None:
     assert adapter.config.perceptual_dim == declip.perceptual_dim
     with pytest.raises(ValueError, match="not found"):
         DPAdapterLoader().load(str(tmp_path / "missing.safetensors"))
+
+
+def test_broken_json_is_named_relative_to_the_models_folder(comfy_models) -> None:
+    """A broken .json: a short marked entry (no server path, no parser text); the reason on selection, relative."""
+    (comfy_models / "declip_lite.json").write_text("{ not json")
+    names = DeCLIPLoader.INPUT_TYPES()["required"]["declip_name"][0]
+    assert unusable_label("declip_lite.safetensors") in names
+    assert not any(str(comfy_models) in n or "JSON" in n for n in names)
+    assert sum("declip_lite.safetensors" in n for n in names) == 1  # listed once
+    assert not any("declip_lite" in n for n in DPAdapterLoader.INPUT_TYPES()["required"]["adapter_name"][0])
+    with pytest.raises(ValueError, match=r"cannot load models/declip/declip_lite.safetensors: broken declip_lite.json "
+                                         r"\(models/declip/declip_lite.json: not valid JSON") as e:
+        DeCLIPLoader().load(unusable_label("declip_lite.safetensors"))
+    assert str(comfy_models) not in str(e.value)
+
+
+def test_adapter_mismatch_names_the_declip_files(comfy_models) -> None:
+    from declip_core.inference import load_declip
+
+    mine = load_declip(str(comfy_models / "declip_lite.safetensors"))
+    (adapter,) = DPAdapterLoader().load("dp_sd15.safetensors")
+    adapter.declip_sha256 = mine.checkpoint_sha256
+    lite = load_declip("lite")
+    lite_adapter = DPAdapter(DPAdapterConfig(perceptual_dim=lite.perceptual_dim, context_dim=768, num_tokens=2,
+                                             hidden_dim=8)).eval()
+    lite_adapter.declip_sha256 = mine.checkpoint_sha256
+    (p,) = DeCLIPPhraseEncode().encode(lite, "sharp")
+    with pytest.raises(ValueError, match=r"the perceptual embedding was made by: lite; the adapter was trained on: "
+                                         r"models/declip/declip_lite.safetensors\]"):
+        DPAdapterApply().apply(_cond(), lite_adapter, p, 1.0)
+
+
+def test_frontend_uses_public_apis_only() -> None:
+    js = (PACK / WEB_DIRECTORY / "declip.js").read_text()
+    imports = re.findall(r'^import .* from "(.*)";$', js, flags=re.MULTILINE)
+    assert imports == ["../../scripts/app.js"]  # no widgets.js: the frontend warns about internal modules
+    assert "addDOMWidget(" in js and "registerExtension(" in js
 
 
 # --- images and encoders ----------------------------------------------------------------------
@@ -375,12 +425,22 @@ def test_adapter_checkpoint_carries_the_declip_sha256(declip, tmp_path) -> None:
 
 # --- quality, best-of-N, threshold -------------------------------------------------------------
 
-def _graded(b: int = 4) -> torch.Tensor:
-    """A batch of (b, 32, 32, 3) images from clean to heavily noised (ComfyUI IMAGE, float 0..1)."""
+def _graded(b: int = 4, size: int = 32) -> torch.Tensor:
+    """A batch of (b, size, size, 3) images from clean to heavily noised (ComfyUI IMAGE, float 0..1)."""
     g = torch.Generator().manual_seed(0)
-    base = torch.linspace(0, 1, 32).view(1, 32, 1, 1).expand(1, 32, 32, 3)
-    return torch.cat([(base + n * torch.randn(1, 32, 32, 3, generator=g)).clamp(0, 1)
+    base = torch.linspace(0, 1, size).view(1, size, 1, 1).expand(1, size, size, 3)
+    return torch.cat([(base + n * torch.randn(1, size, size, 3, generator=g)).clamp(0, 1)
                       for n in torch.linspace(0, 0.5, b).tolist()])
+
+
+def _tiny_other():
+    from declip_core.testing import tiny_declip
+
+    return tiny_declip(perceptual_dim=8, semantic_dim=8)
+
+
+def _scores(declip, images, head: str = "zeroshot") -> list[float]:
+    return DeCLIPQualityScore().score(images, declip, "tech", head)["ui"]["scores"]
 
 
 def test_quality_node_zero_shot(declip) -> None:
@@ -391,12 +451,13 @@ def test_quality_node_zero_shot(declip) -> None:
     assert "image 0: " in summary and "image 1: " in summary and "mean: " in summary
     assert out["ui"]["text"] == [summary] and len(out["ui"]["scores"]) == 2  # every image, shown on the node
     assert score == pytest.approx(sum(out["ui"]["scores"]) / 2)
+    assert "⚠" not in summary  # 40x48 px: no size warning
     with pytest.raises(ValueError, match="metric"):
         DeCLIPQualityScore().score(_image(1), declip, "vibes", "zeroshot")
 
 
 def test_quality_head_default_is_pyiqas(lite_declip) -> None:
-    """Default head = the shipped head = what pyiqa.create_metric('declip_tech') uses."""
+    """Default head on the shipped `lite` = the shipped head = what pyiqa.create_metric('declip_tech') uses."""
     import pyiqa
 
     spec = DeCLIPQualityScore.INPUT_TYPES()["required"]["head"]
@@ -406,53 +467,194 @@ def test_quality_head_default_is_pyiqas(lite_declip) -> None:
     from declip_core.checkpoint import read_config
     from declip_core.pretrained import resolve_checkpoint
 
-    shipped = read_config(resolve_checkpoint("lite-tech", kind="iqa_head"))["head_type"]  # v3: 'features'
-    assert f"head lite-tech ({shipped})" in out["result"][1]
+    shipped = read_config(resolve_checkpoint("lite-tech", kind="iqa_head"))["head_type"]
+    assert f"head lite-tech ({shipped})" in out["result"][1] and "note:" not in out["result"][1]
     expected = pyiqa.create_metric("declip_tech", device="cpu")(img.permute(0, 3, 1, 2)).reshape(-1)
     torch.testing.assert_close(torch.tensor(out["ui"]["scores"]), expected, atol=1e-5, rtol=0)
-    with pytest.raises(ValueError, match="does not fit this DeCLIP model.*zeroshot"):
-        DeCLIPQualityScore().score(img, _tiny_other(), "tech", "default")
 
 
-def _tiny_other():
-    from declip_core.testing import tiny_declip
+def test_default_head_never_fails_on_another_declip(lite_declip) -> None:
+    """Own DeCLIP checkpoint: `default` falls back to the zero-shot head with a note; an explicit head raises."""
+    other = _tiny_other()
+    img = _graded(2)
+    out = DeCLIPQualityScore().score(img, other, "tech", "default")
+    summary = out["result"][1]
+    assert "head zeroshot" in summary and "note: default head: zeroshot, because the shipped head lite-tech does " \
+                                          "not fit" in summary
+    assert out["ui"]["scores"] == pytest.approx(_scores(other, img, "zeroshot"))  # the zero-shot head's numbers
+    with pytest.raises(ValueError, match="quality head 'lite-tech' does not fit.*choose head 'default'"):
+        DeCLIPQualityScore().score(img, other, "tech", "lite-tech")
+    assert "note:" not in DeCLIPQualityScore().score(img, lite_declip, "aes", "default")["result"][1]
 
-    return tiny_declip(perceptual_dim=8, semantic_dim=8)
+
+def test_default_head_prefers_a_head_trained_for_the_declip(comfy_models) -> None:
+    """A head in models/declip/ trained on the loaded DeCLIP is what `default` picks (named relative to the folder)."""
+    from declip_core.inference import load_declip
+    from declip_core.iqa import create_quality_model, save_quality_head
+
+    declip = load_declip(str(comfy_models / "declip_lite.safetensors"))
+    head = create_quality_model("tech", head="zeroshot", declip=declip)
+    save_quality_head(comfy_models / "heads" / "mine.safetensors", head)
+    assert "heads/mine.safetensors" in DeCLIPQualityScore.INPUT_TYPES()["required"]["head"][0]
+    summary = DeCLIPQualityScore().score(_graded(1), declip, "tech", "default")["result"][1]
+    assert "head heads/mine.safetensors (zeroshot)" in summary
+    assert "note: default head: heads/mine.safetensors (trained for DeCLIP models/declip/declip_lite.safetensors)" \
+        in summary
+    assert str(comfy_models) not in summary
+    # validation before a run: a head of another metric, an unusable entry
+    assert DeCLIPQualityScore.VALIDATE_INPUTS("tech", "heads/mine.safetensors") is True
+    msg = DeCLIPQualityScore.VALIDATE_INPUTS("aes", "heads/mine.safetensors")
+    assert "scores 'tech', but metric 'aes'" in msg and str(comfy_models) not in msg
+    assert "not installed" in DeCLIPQualityScore.VALIDATE_INPUTS("tech", "gone.safetensors")
+    assert DeCLIPBestOfN.VALIDATE_INPUTS(["tech"], ["default"]) is True
+    assert DeCLIPQualityFilter.VALIDATE_INPUTS(["tech"], ["zeroshot"], [EMPTY]) is True  # older workflows load
+    with pytest.raises(ValueError, match="does not fit DeCLIP lite") as e:  # explicit: raises, names no server path
+        DeCLIPQualityScore().score(_graded(1), load_declip("lite"), "tech", "heads/mine.safetensors")
+    assert str(comfy_models) not in str(e.value)
 
 
-def test_best_of_n_keeps_the_top_k(declip) -> None:
+def test_quality_model_is_cached_per_declip_metric_head(declip) -> None:
+    node = DeCLIPQualityScore()
+    img = _image(1)
+    first = node.score(img, declip, "tech", "zeroshot")["ui"]["scores"]
+    assert node.score(img, declip, "tech", "zeroshot")["ui"]["scores"] == first
+    assert node._cache().builds == 1  # the text tower ran once
+    node.score(img, declip, "aes", "zeroshot")
+    node.score(img, _tiny_other(), "aes", "zeroshot")
+    assert node._cache().builds == 3  # another metric, another DeCLIP: rebuilt
+    best = DeCLIPBestOfN()
+    for _ in range(2):
+        best.select([img], [declip], ["tech"], ["zeroshot"], [1])
+    assert best._cache().builds == 1
+
+
+def test_best_of_n_keeps_the_top_k_and_lists_every_score(declip) -> None:
     images = _graded(4)
-    all_scores = torch.tensor(DeCLIPQualityScore().score(images, declip, "tech", "zeroshot")["ui"]["scores"])
+    all_scores = torch.tensor(_scores(declip, images))
     out = DeCLIPBestOfN().select(images, declip, "tech", "zeroshot", 2)
-    picked, scores, indices, summary = out["result"]
+    (picked,), scores, indices, summary = out["result"]
     order = torch.argsort(all_scores, descending=True)[:2].tolist()
     assert indices == order and scores == pytest.approx(all_scores[order].tolist())
     assert picked.shape == (2, 32, 32, 3) and picked.dtype == images.dtype
     torch.testing.assert_close(picked, images[order])  # the images themselves, untouched
-    assert "best 2 of 4" in summary and out["ui"]["text"] == [summary]
-    (everything, s_all, i_all, _) = DeCLIPBestOfN().select(images, declip, "tech", "zeroshot", 9)["result"]
+    assert "best 2 of 4 kept" in summary and out["ui"]["text"] == [summary]
+    for i in range(4):  # rejected images' scores too, the kept ones marked
+        mark = "✓ " if i in order else "  "
+        assert f"{mark}image {i}: {all_scores[i]:.3f}" in summary
+    (everything,), s_all, i_all, _ = DeCLIPBestOfN().select(images, declip, "tech", "zeroshot", 9)["result"]
     assert everything.shape[0] == 4 and sorted(i_all) == [0, 1, 2, 3] and s_all == sorted(s_all, reverse=True)
     with pytest.raises(ValueError, match="k must be"):
         DeCLIPBestOfN().select(images, declip, "tech", "zeroshot", 0)
-    assert DeCLIPBestOfN.OUTPUT_IS_LIST == (False, True, True, False)
+    assert DeCLIPBestOfN.INPUT_IS_LIST and DeCLIPBestOfN.OUTPUT_IS_LIST == (True, False, False, False)
+    assert DeCLIPBestOfN.RETURN_TYPES == ("IMAGE", "DECLIP_SCORES", "DECLIP_INDICES", "STRING")
+
+
+def test_best_of_n_over_a_list_of_three_sizes(declip) -> None:
+    """ComfyUI's list input (Load Image Dataset from Folder: one (1, H, W, 3) per file) selects over all images."""
+    a, b, c = _graded(1, 24), _graded(2, 32)[1:], _graded(3, 40)[2:]  # three sizes, one image each
+    batch = _graded(2, 32)  # a batch in the same list, too
+    listed = [a, b, c, batch]
+    flat = [a[0], b[0], c[0], batch[0], batch[1]]
+    expected = [_scores(declip, x[None])[0] for x in flat]
+    node = DeCLIPBestOfN()
+    picked, scores, indices, summary = node.select(listed, [declip], ["tech"], ["zeroshot"], [3])["result"]
+    order = sorted(range(5), key=lambda i: -expected[i])[:3]
+    assert indices == order and scores == pytest.approx([expected[i] for i in order], abs=1e-6)
+    assert "best 3 of 5" in summary and "(24x24)" in summary and "(40x40)" in summary  # not one call per image
+    if len({flat[i].shape for i in order}) > 1:  # mixed sizes: one list item per kept image, best first
+        assert [p.shape for p in picked] == [(1, *flat[i].shape) for i in order]
+        for p, i in zip(picked, order):
+            torch.testing.assert_close(p[0], flat[i])
+    (one,), _, i1, _ = node.select([c, a, b], [declip], ["tech"], ["zeroshot"], [1])["result"]
+    assert one.shape[0] == 1 and i1 == [max(range(3), key=lambda i: [expected[2], expected[0], expected[1]][i])]
+    # every image of the list is considered: the worst is never kept with k = 4 of 5
+    worst = min(range(5), key=expected.__getitem__)
+    assert worst not in node.select(listed, [declip], ["tech"], ["zeroshot"], [4])["result"][2]
 
 
 def test_quality_filter_by_threshold(declip) -> None:
     images = _graded(4)
-    all_scores = DeCLIPQualityScore().score(images, declip, "tech", "zeroshot")["ui"]["scores"]
+    all_scores = _scores(declip, images)
     cut = sorted(all_scores)[1]  # the 2nd lowest: three images pass
-    picked, scores, indices, _ = DeCLIPQualityFilter().select(images, declip, "tech", "zeroshot", cut)["result"]
+    (picked,), scores, indices, summary = DeCLIPQualityFilter().select(images, declip, "tech", "zeroshot", cut)["result"]
     assert indices == [i for i, s in enumerate(all_scores) if s >= cut] and len(indices) == 3
     assert scores == pytest.approx([all_scores[i] for i in indices])
     torch.testing.assert_close(picked, images[indices])
+    rejected = min(range(4), key=all_scores.__getitem__)
+    assert f"  image {rejected}: {all_scores[rejected]:.3f}" in summary  # the rejected one's score is shown
     best = max(range(4), key=all_scores.__getitem__)
     above_all = max(all_scores) + 1e-3  # no image reaches it
     kept = DeCLIPQualityFilter().select(images, declip, "tech", "zeroshot", above_all, KEEP_BEST)["result"]
-    assert kept[2] == [best] and "kept the best one" in kept[3]
-    empty = DeCLIPQualityFilter().select(images, declip, "tech", "zeroshot", above_all, EMPTY)["result"]
-    assert empty[0].shape == (0, 32, 32, 3) and empty[1] == [] and empty[2] == []
+    assert kept[2] == [best] and kept[0][0].shape == (1, 32, 32, 3) and "kept the best one" in kept[3]
+    assert DeCLIPQualityFilter.INPUT_TYPES()["required"]["if_none_pass"][0] == [KEEP_BEST, STOP]
     with pytest.raises(ValueError, match="if_none_pass"):
         DeCLIPQualityFilter().select(images, declip, "tech", "zeroshot", 0.5, "shrug")
+
+
+class _Blocker:
+    def __init__(self, message) -> None:
+        self.message = message
+
+
+@pytest.mark.parametrize("choice", [STOP, EMPTY])
+def test_quality_filter_never_hands_on_an_empty_batch(declip, monkeypatch, choice: str) -> None:
+    """Nothing passes and if_none_pass = stop: inside ComfyUI the outputs block the nodes after it (never a
+    0-image batch); outside ComfyUI the same text is raised. The older 'return an empty batch' means stop."""
+    images = _graded(3)
+    top = max(_scores(declip, images))
+    with pytest.raises(ValueError, match=r"none of 3 at or above 0\.99(.|\n)*Fix: lower the threshold, or set "
+                                         r"if_none_pass"):
+        DeCLIPQualityFilter().select(images, declip, "tech", "zeroshot", 0.99, choice)
+    fake = types.ModuleType("comfy_execution.graph_utils")
+    fake.ExecutionBlocker = _Blocker
+    monkeypatch.setitem(sys.modules, "comfy_execution", types.ModuleType("comfy_execution"))
+    monkeypatch.setitem(sys.modules, "comfy_execution.graph_utils", fake)
+    out = DeCLIPQualityFilter().select([images], [declip], ["tech"], ["zeroshot"], [0.99], [choice])
+    picked, scores, indices, summary = out["result"]
+    assert all(isinstance(x, _Blocker) and x.message is None for x in (picked, scores, indices))
+    assert f"STOPPED: none of 3 at or above 0.99 (best: {top:.3f})" in summary and out["ui"]["text"] == [summary]
+
+
+def test_empty_batches_say_why_and_how_to_fix(declip) -> None:
+    empty = torch.rand(0, 384, 384, 3)  # what a filter returning nothing would hand on
+    fix = "passed on no images.*Lower that filter's threshold or set its if_none_pass to 'keep the best one'"
+    with pytest.raises(ValueError, match=r"empty IMAGE batch \(0, 384, 384, 3\): the node before it " + fix):
+        DeCLIPQualityScore().score(empty, declip, "tech", "zeroshot")
+    with pytest.raises(ValueError, match=r"no images to choose from .*" + fix):
+        DeCLIPBestOfN().select([empty, empty[:, :8]], [declip], ["tech"], ["zeroshot"], [1])
+    with pytest.raises(ValueError, match="no images to choose from"):
+        DeCLIPQualityFilter().select([], [declip], ["tech"], ["zeroshot"], [0.5], [KEEP_BEST])
+    with pytest.raises(ValueError, match="empty IMAGE batch"):
+        DeCLIPImageEncode().encode(declip, empty)
+    # an empty item among others adds nothing
+    (one,), _, indices, _ = DeCLIPBestOfN().select([empty, _image(1)], [declip], ["tech"], ["zeroshot"], [1])["result"]
+    assert one.shape == (1, 40, 48, 3) and indices == [0]
+
+
+@pytest.mark.parametrize("side", [1, 2])
+def test_tiny_images_get_a_warning(declip, side: int) -> None:
+    summary = DeCLIPQualityScore().score(torch.rand(1, side, side, 3), declip, "tech", "zeroshot")["result"][1]
+    assert f"⚠ only {side}x{side} px: too small to judge" in summary
+    best = DeCLIPBestOfN().select([torch.rand(1, side, side, 3), _image(1)], [declip], ["tech"], ["zeroshot"],
+                                  [1])["result"][3]
+    assert best.count("⚠") == 1
+
+
+def test_readme_example_is_what_the_node_shows(lite_declip) -> None:
+    """The score text quoted in comfyui_nodes/README.md is the node's text for the sample photo (run here)."""
+    import numpy as np
+
+    readme = (PACK / "README.md").read_text()
+    block = re.search(r"<!-- example: (\S+) -->\n```\n(.*?)\n```", readme, flags=re.DOTALL)
+    assert block, "README: the example block is missing"
+    with Image.open(REPO / block.group(1)) as im:  # as ComfyUI's Load Image gives it: RGB, float 0..1
+        image = torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0)[None]
+    summary = DeCLIPQualityScore().score(image, lite_declip, "tech", "default")["result"][1]
+    assert block.group(2) == summary
+    import pyiqa
+
+    pyiqa_score = float(pyiqa.create_metric("declip_tech", device="cpu")(image.permute(0, 3, 1, 2)))
+    assert f"pyiqa's `declip_tech` gives {pyiqa_score:.4f}" in readme
 
 
 # --- conventions: tooltips, names, colours ------------------------------------------------------
@@ -512,7 +714,7 @@ def test_templates_are_well_formed_ui_workflows(path: Path) -> None:
     declip = [n for n in nodes.values() if n["type"] == "DeCLIPLoader"]
     assert declip and all(n["widgets_values"] == ["lite"] for n in declip)  # the shipped model
     if any(n["type"] == "DPAdapterLoader" for n in nodes.values()):  # says plainly it needs a trained adapter
-        assert "(DP-Adapter)" in path.stem
+        assert "DP-Adapter" in path.stem
         notes = " ".join(n["widgets_values"][0] for n in nodes.values() if n["type"] in VIRTUAL)
         assert "Needs a DP-Adapter trained for YOUR diffusion model" in notes and "train_adapter.py" in notes
 
@@ -530,3 +732,11 @@ def test_api_fixtures_are_well_formed(path: Path) -> None:
         if ct in NODE_CLASS_MAPPINGS:
             spec = NODE_CLASS_MAPPINGS[ct].INPUT_TYPES()
             assert set(spec["required"]) <= set(node["inputs"]) <= set(spec["required"]) | set(spec.get("optional", {}))
+
+
+def test_validation_leaves_linked_inputs_to_the_run() -> None:
+    """ComfyUI validates before a run: a linked metric/head is unknown then (not passed) and must not fail."""
+    assert DeCLIPQualityScore.VALIDATE_INPUTS() is True
+    assert DeCLIPQualityFilter.VALIDATE_INPUTS(metric=["tech"]) is True
+    assert "metric must be one of" in DeCLIPQualityScore.VALIDATE_INPUTS("vibes", "default")
+    assert "if_none_pass must be" in DeCLIPQualityFilter.VALIDATE_INPUTS(["tech"], ["default"], ["shrug"])

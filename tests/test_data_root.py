@@ -65,7 +65,7 @@ def test_feature_cache_keeps_finished_chunks_when_interrupted(tmp_path, monkeypa
     from PIL import Image
 
     from declip_core.training.feature_cache import FeatureCache
-    from declip_core.training.testing import TinyBackbone
+    from declip_core.testing import TinyBackbone
 
     paths = []
     for i in range(5):

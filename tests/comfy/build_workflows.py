@@ -54,7 +54,7 @@ NEEDS_ADAPTER = ("## Needs a DP-Adapter trained for YOUR diffusion model\n\n"
                  "model you use with `python training/train_adapter.py` (see docs/generation.md), put the "
                  "`.safetensors` **and its `.json`** in `ComfyUI/models/declip/`, press R, and choose it in "
                  "**DeCLIP DP-Adapter Loader**. Pick your SD checkpoint in **Load Checkpoint**.\n\n"
-                 "Without an adapter, use the template *DeCLIP - Best of N from any model*.")
+                 "Without an adapter, use the template *DeCLIP - Best of N (needs an SD checkpoint)*.")
 
 
 def _sampling(col: int, batch: int = 1) -> list[N]:
@@ -77,7 +77,7 @@ SAMPLING_LINKS = [("ckpt", "CLIP", "pos", "clip"), ("ckpt", "CLIP", "neg", "clip
                   ("ks", "LATENT", "dec", "samples"), ("ckpt", "VAE", "dec", "vae")]
 
 WORKFLOWS = [
-    Workflow("DeCLIP - Score image quality", "quality_score", [
+    Workflow("DeCLIP - Score image quality (runs as is)", "quality_score", [
         N("note", "MarkdownNote", col=0, width=340, height=220, title="About this template",
           text="## DeCLIP image quality\n\nRuns on a fresh install with the shipped **lite** model. Load your own "
                "image in **Load Image** and press Run: every image's score (0 worst .. 1 best) appears on the "
@@ -89,7 +89,7 @@ WORKFLOWS = [
         N("aes", "DeCLIPQualityScore", {"metric": "aes", "head": "default"}, col=1, width=420),
     ], [("img", "IMAGE", "tech", "image"), ("declip", "declip", "tech", "declip"),
         ("img", "IMAGE", "aes", "image"), ("declip", "declip", "aes", "declip")]),
-    Workflow("DeCLIP - Best of N from any model", "best_of_n", [
+    Workflow("DeCLIP - Best of N (needs an SD checkpoint)", "best_of_n", [
         N("note", "MarkdownNote", col=0, width=400, height=200, title="About this template",
           text="## Best of N, no adapter needed\n\nPick any SD1.5 / SDXL checkpoint in **Load Checkpoint**. "
                "**Empty Latent Image** `batch_size` is N (4 here). **DeCLIP Best of N** scores each sample with "
@@ -101,7 +101,7 @@ WORKFLOWS = [
         N("all", "PreviewImage", {}, col=3, width=360, title="All samples"),
     ], [*SAMPLING_LINKS, ("pos", "CONDITIONING", "ks", "positive"), ("dec", "IMAGE", "best", "images"),
         ("declip", "declip", "best", "declip"), ("best", "images", "save", "images"), ("dec", "IMAGE", "all", "images")]),
-    Workflow("DeCLIP - Phrase look (DP-Adapter)", "perceptual_phrase", [
+    Workflow("DeCLIP - Phrase look (needs an SD checkpoint and a DP-Adapter)", "perceptual_phrase", [
         N("note", "MarkdownNote", col=0, width=400, height=260, title="Read me first", text=NEEDS_ADAPTER),
         *_sampling(0),
         N("declip", "DeCLIPLoader", {"declip_name": "lite"}, col=1),
@@ -113,7 +113,7 @@ WORKFLOWS = [
     ], [*SAMPLING_LINKS, ("declip", "declip", "phrase", "declip"), ("pos", "CONDITIONING", "apply", "conditioning"),
         ("adapter", "dp_adapter", "apply", "dp_adapter"), ("phrase", "perceptual", "apply", "perceptual"),
         ("apply", "CONDITIONING", "ks", "positive"), ("dec", "IMAGE", "save", "images")]),
-    Workflow("DeCLIP - Copy a look (DP-Adapter)", "perceptual_reference", [
+    Workflow("DeCLIP - Copy a look (needs an SD checkpoint and a DP-Adapter)", "perceptual_reference", [
         N("note", "MarkdownNote", col=0, width=400, height=260, title="Read me first", text=NEEDS_ADAPTER),
         *_sampling(0),
         N("ref", "LoadImage", {"image": "example.png"}, col=1, title="Reference image (its look is copied)"),

@@ -166,3 +166,77 @@ def screenshot(driver: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(path))
     return path
+
+
+def add_node(driver: Any, node_type: str, pos: tuple[float, float], widgets: dict[str, Any] | None = None) -> int:
+    """Add a node as the node search does (LiteGraph.createNode + graph.add), set widget values; its id."""
+    return driver.execute_script(
+        "const n = LiteGraph.createNode(arguments[0]); n.pos = arguments[1]; app.graph.add(n);"
+        "for (const [k, v] of Object.entries(arguments[2])) { const w = n.widgets.find(w => w.name === k);"
+        "  if (!w) throw new Error('no widget ' + k); w.value = v; w.callback?.(v); }"
+        "app.canvas.setDirty(true, true); return n.id;", node_type, list(pos), widgets or {})
+
+
+def connect(driver: Any, src: int, output: str, dst: int, input_name: str) -> None:
+    """Link output `output` of node `src` to input `input_name` of node `dst` (by names, as dragging does)."""
+    driver.execute_script(
+        "const a = app.graph.getNodeById(arguments[0]), b = app.graph.getNodeById(arguments[2]);"
+        "const o = a.outputs.findIndex(s => s.name === arguments[1]), i = b.inputs.findIndex(s => s.name === arguments[3]);"
+        "if (o < 0 || i < 0) throw new Error('no slot ' + arguments[1] + ' / ' + arguments[3]);"
+        "a.connect(o, b, i);", src, output, dst, input_name)
+
+
+def set_widget(driver: Any, node_id: int, name: str, value: Any) -> None:
+    driver.execute_script(
+        "const n = app.graph.getNodeById(arguments[0]); const w = n.widgets.find(w => w.name === arguments[1]);"
+        "if (!w) throw new Error('no widget ' + arguments[1]); w.value = arguments[2]; w.callback?.(w.value);",
+        node_id, name, value)
+
+
+def node_ids(driver: Any, node_type: str) -> list[int]:
+    return driver.execute_script("return app.graph._nodes.filter(n => n.type === arguments[0]).map(n => n.id)",
+                                 node_type)
+
+
+def text_box(driver: Any, node_id: int) -> dict[str, Any]:
+    """The score text box of a node as drawn: its text, whether it is shown, whether all of it fits (no hidden
+    lines or columns), the node's size, and whether the box lies inside the node on screen."""
+    return driver.execute_script(
+        "const n = app.graph.getNodeById(arguments[0]); const w = (n.widgets || []).find(w => w.name === 'declip_scores');"
+        "const el = w?.element; if (!el) return null; const r = el.getBoundingClientRect();"
+        "const c = app.canvas.ds; const [x, y] = [n.pos[0], n.pos[1]];"
+        "const cv = app.canvas.canvas.getBoundingClientRect();"
+        "const nx = cv.left + (x + c.offset[0]) * c.scale, ny = cv.top + (y + c.offset[1]) * c.scale;"
+        "return {text: el.value, shown: el.offsetParent !== null && r.height > 0,"
+        " fits: el.scrollHeight <= el.clientHeight + 1 && el.scrollWidth <= el.clientWidth + 1,"
+        " scrollHeight: el.scrollHeight, clientHeight: el.clientHeight, size: Array.from(n.size),"
+        " inside: r.left >= nx - 2 && r.right <= nx + n.size[0] * c.scale + 2 && r.bottom <= ny + n.size[1] * c.scale + 2};",
+        node_id)
+
+
+def reset_view(driver: Any, node_id: int) -> None:
+    """Zoom 1 with the node near the top left (DOM widgets hide when zoomed far out)."""
+    driver.execute_script("const n = app.graph.getNodeById(arguments[0]); const c = app.canvas.ds; c.scale = 1;"
+                          "c.offset = [-n.pos[0] + 140, -n.pos[1] + 120]; app.canvas.setDirty(true, true);", node_id)
+    time.sleep(1.0)
+
+
+def wait_text(driver: Any, node_id: int, needle: str, timeout: float = 300) -> str:
+    """Wait until the node's score text contains `needle` (raises if an error dialog opens); returns the text."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        t = driver.execute_script(
+            "const n = app.graph.getNodeById(arguments[0]); const w = (n.widgets || []).find(w => "
+            "w.name === 'declip_scores'); return w ? String(w.value || '') : ''", node_id)
+        if needle in t:
+            return t
+        dialogs = open_dialogs(driver)
+        if dialogs:
+            raise RuntimeError(f"an error dialog instead of {needle!r}: {dialogs}")
+        time.sleep(0.5)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {needle!r} on node {node_id}")
+
+
+def browser_warnings(driver: Any) -> list[str]:
+    """Console warnings and errors the page logged since the last call (Chromium's browser log)."""
+    return [e["message"] for e in driver.get_log("browser") if e.get("level") in ("WARNING", "SEVERE")]

@@ -104,15 +104,16 @@ def _error(entry: dict[str, Any]) -> dict[str, Any]:
 def test_pack_is_loaded_and_lists_models(server: ComfyServer) -> None:
     info = server.get("/object_info")
     assert OUR_NODES <= info.keys(), server.log()[-3000:]
-    from comfyui_nodes.model_paths import UNUSABLE
+    from comfyui_nodes.model_paths import unusable_label
     from declip_core.pretrained import list_pretrained
 
-    # usable files in models/declip/ first, then files that cannot be loaded (marked), then the bundled tags
+    # usable files in models/declip/ first, then files that cannot be loaded (marked, listed once: the orphan's
+    # tensors are a DeCLIP model's), then the bundled tags
     names = info["DeCLIPLoader"]["input"]["required"]["declip_name"][0]
     assert names[0] == DECLIP_NAME and names[2:] == list_pretrained("declip") and "lite" in names
-    assert names[1].startswith(f"{UNUSABLE}{ORPHAN} (no {ORPHAN[:-12]}.json beside it"), names
+    assert names[1] == unusable_label(ORPHAN), names
     assert info["DPAdapterLoader"]["input"]["required"]["adapter_name"][0] == sorted(
-        [ADAPTER_SD15, ADAPTER_SDXL, ADAPTER_WRONG_DECLIP]) + [names[1]] + list_pretrained("dp_adapter")
+        [ADAPTER_SD15, ADAPTER_SDXL, ADAPTER_WRONG_DECLIP]) + list_pretrained("dp_adapter")
     assert info["DPAdapterApply"]["output"] == ["CONDITIONING"]
     server.get("/object_info")
     assert server.log().count(f"{ORPHAN} cannot be loaded") == 1  # logged once, however often the UI asks
@@ -131,6 +132,8 @@ def test_choosing_an_unusable_checkpoint_says_why(server: ComfyServer) -> None:
     next(n for n in graph.values() if n["class_type"] == "DeCLIPLoader")["inputs"]["declip_name"] = orphan
     err = _error(server.run(graph))
     assert err["node_type"] == "DeCLIPLoader" and ".json beside it" in err["exception_message"]
+    assert f"cannot load models/declip/{ORPHAN}" in err["exception_message"]
+    assert "comfy_base" not in err["exception_message"]  # no absolute server path
 
 
 def test_phrase_workflow_conditions_real_sampling(server: ComfyServer) -> None:
@@ -169,6 +172,28 @@ def test_quality_template_runs_as_shipped_and_agrees_with_pyiqa(server: ComfySer
     for metric, label in (("tech", "DeCLIP technical quality"), ("aes", "DeCLIP aesthetic quality")):
         expected = float(pyiqa.create_metric(f"declip_{metric}", device="cpu")(image).item())
         assert shown[label] == pytest.approx([expected], abs=1e-4), metric
+
+
+def test_own_declip_checkpoint_never_loses_the_generated_image(server: ComfyServer) -> None:
+    """'Copy a look' with the user's own DeCLIP checkpoint and an adapter trained on it: the default head falls
+    back to zeroshot (with a note) and the image is saved; an explicit head of the other metric is refused
+    when the workflow is queued (node_errors), before anything is sampled, and the rest still runs."""
+    graph = _tiny(_api("perceptual_reference"))
+    _node(graph, "DeCLIPLoader")["inputs"]["declip_name"] = DECLIP_NAME
+    _node(graph, "DPAdapterLoader")["inputs"]["adapter_name"] = ADAPTER_WRONG_DECLIP  # trained on DECLIP_NAME
+    entry = server.run(graph)
+    assert _image(server, entry).shape == (64, 64, 3)
+    text = next(v for v in entry["outputs"].values() if "text" in v)["text"][0]
+    assert "head zeroshot" in text and f"does not fit DeCLIP models/declip/{DECLIP_NAME}" in text
+    wrong = copy.deepcopy(graph)
+    _node(wrong, "DeCLIPQualityScore")["inputs"]["head"] = "lite-aes"
+    _node(wrong, "KSampler")["inputs"]["seed"] += 1  # a new sample (ComfyUI would reuse the cached one)
+    status, answer = server.post_prompt(wrong)
+    score_id = next(k for k, v in wrong.items() if v["class_type"] == "DeCLIPQualityScore")
+    # ComfyUI refuses the score node at queue time and still runs the valid outputs: the image is saved
+    assert status == 200 and "scores 'aes', but metric 'tech'" in json.dumps(answer["node_errors"][score_id])
+    entry = server.wait_history(answer["prompt_id"])
+    assert _image(server, entry).shape == (64, 64, 3) and score_id not in entry["outputs"]
 
 
 def test_reference_template_runs_with_an_adapter(server: ComfyServer) -> None:
