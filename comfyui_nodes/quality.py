@@ -31,10 +31,6 @@ METRIC_NAMES = {"tech": "technical quality", "aes": "aesthetic quality"}
 TINY_SIDE = 8  # px: images with a side below this get a warning next to their score
 KEPT = "✓"
 
-# Where the quality map goes once the `lite-tech` head with `QualityModel.score_map` ships: the Quality Score
-# node gains a MASK output `quality_mask` (B, H, W), 1 = bad, = 1 - score_map upsampled to the image size.
-# Add "MASK" to DeCLIPQualityScore.RETURN_TYPES / "quality_mask" to RETURN_NAMES (after `summary`, so links of
-# saved workflows keep their slots), a tooltip to OUTPUT_TOOLTIPS, and fill it in DeCLIPQualityScore.score.
 
 
 @dataclass
@@ -49,6 +45,7 @@ class Scored:
     head_type: str
     score_range: tuple[float, float]
     lower_better: bool
+    maps: list[torch.Tensor] | None = None  # per input batch: (B_i, G, G) quality maps (heads with has_map)
 
     @property
     def head(self) -> str:
@@ -80,11 +77,14 @@ class Scored:
 def score_images(batches: list[torch.Tensor], model: Any, choice: HeadChoice, metric: str,
                  attributes: bool = True) -> Scored:
     """Score non-empty IMAGE batches (each (B_i, H_i, W_i, C) 0..1; one model pass per batch) with a QualityModel."""
-    all_scores, all_attrs = [], []
+    all_scores, all_attrs, maps = [], [], []
+    with_map = bool(getattr(model, "has_map", False))
     for b in batches:
         x = comfy_image_to_bchw(b)  # (B, 3, H, W)
-        if attributes:  # one backbone pass for the score and the attributes
-            s, a = model.score_with_attributes(x)
+        if attributes or with_map:  # one backbone pass for the score, the attributes and the map
+            s, a, m = model.score_attributes_map(x, with_map=with_map)
+            maps.append(m.float().cpu() if m is not None else None)
+            a = a if attributes else {}
         else:
             s, a = model(x), {}
         s = s.float().reshape(-1).cpu()
@@ -94,7 +94,17 @@ def score_images(batches: list[torch.Tensor], model: Any, choice: HeadChoice, me
         all_attrs.append({k: v.float().reshape(-1).cpu() for k, v in a.items()})
     attrs = {k: torch.cat([a[k] for a in all_attrs]) for k in all_attrs[0]}
     return Scored(torch.cat(all_scores), attrs, sizes(batches), metric, choice, model.head_type,
-                  tuple(model.score_range), bool(model.lower_better))
+                  tuple(model.score_range), bool(model.lower_better), maps if with_map else None)
+
+
+def quality_mask(scored: Scored, h: int, w: int) -> torch.Tensor:
+    """ComfyUI MASK (B, H, W) float 0..1 of a one-batch Scored, 1 = bad: 1 - the quality map, bilinearly upsampled
+    to the image size; for a head without a map (aes, zeroshot) a uniform 1 - score per image."""
+    if scored.maps is not None and scored.maps[0] is not None:
+        up = torch.nn.functional.interpolate(scored.maps[0][:, None], size=(h, w), mode="bilinear",
+                                             align_corners=False)[:, 0]  # (B, H, W)
+        return (1.0 - up).clamp(0.0, 1.0)
+    return (1.0 - scored.scores)[:, None, None].expand(-1, h, w).clone()
 
 
 def summarize(scored: Scored) -> str:
@@ -157,10 +167,14 @@ class DeCLIPQualityScore(_Cached):
     DESCRIPTION = ("Scores how good each image looks with DeCLIP, from 0 (worst) to 1 (best), and shows every "
                    "image's score on the node. Default head: the same as pyiqa's declip_tech / declip_aes.")
     CATEGORY = T.CATEGORY
-    RETURN_TYPES = ("FLOAT", "STRING")
-    RETURN_NAMES = ("score", "summary")
+    RETURN_TYPES = ("FLOAT", "STRING", "MASK")
+    RETURN_NAMES = ("score", "summary", "quality_mask")
     OUTPUT_TOOLTIPS = (f"The batch's mean score, {SCORE_RANGE_NOTE}.",
-                       "The text shown on the node: metric, head, every image's score and attribute scores.")
+                       "The text shown on the node: metric, head, every image's score and attribute scores.",
+                       "Where each image is bad (1 = bad, 0 = good), at the image's size: 1 - the quality map of "
+                       "declip_tech's fragment head (7 x 7 regions, smoothly upsampled); connect it to an inpaint "
+                       "mask to redo only the bad regions. Heads without a map (aes, zeroshot) give a uniform "
+                       "1 - score.")
     FUNCTION = "score"
     OUTPUT_NODE = True
 
@@ -179,7 +193,7 @@ class DeCLIPQualityScore(_Cached):
         'aes'; head: 'default' (a head that fits `declip`; the shipped one, as pyiqa, for 'lite'), 'zeroshot',
         or a head checkpoint.
         Returns: {"ui": text and per-image scores, "result": (mean score float in 0..1, higher is better;
-        summary str)}.
+        summary str; quality_mask (B, H, W) float 0..1, 1 = bad)}.
         Raises: ValueError: an image outside the input contract (an empty batch: with its likely cause), an
         unknown metric, an explicitly chosen head trained on another DeCLIP."""
         comfy_image_to_bchw(image[:1] if isinstance(image, torch.Tensor) and image.ndim == 4 else image)  # checks
@@ -187,7 +201,8 @@ class DeCLIPQualityScore(_Cached):
         scored = score_images([image], model, choice, metric)
         text = summarize(scored)
         mean = float(scored.scores.mean().item())
-        return {"ui": {"text": [text], "scores": scored.scores.tolist()}, "result": (mean, text)}
+        mask = quality_mask(scored, int(image.shape[1]), int(image.shape[2]))  # (B, H, W)
+        return {"ui": {"text": [text], "scores": scored.scores.tolist()}, "result": (mean, text, mask)}
 
 
 PICK_TYPES = ("IMAGE", T.SCORES, T.INDICES, "STRING")

@@ -740,3 +740,25 @@ def test_validation_leaves_linked_inputs_to_the_run() -> None:
     assert DeCLIPQualityFilter.VALIDATE_INPUTS(metric=["tech"]) is True
     assert "metric must be one of" in DeCLIPQualityScore.VALIDATE_INPUTS("vibes", "default")
     assert "if_none_pass must be" in DeCLIPQualityFilter.VALIDATE_INPUTS(["tech"], ["default"], ["shrug"])
+
+
+def test_quality_score_gives_a_mask_of_the_bad_region(lite_declip) -> None:
+    """The Quality Score node's quality_mask (ComfyUI MASK (B, H, W), 1 = bad) is where a region was blurred:
+    the shipped fragment head's map; a head without a map gives a uniform 1 - score."""
+    from declip_core.samples import sample_path
+    from declip_core.training.data.distortions import apply_distortion
+
+    with Image.open(sample_path("astronaut")) as im:
+        rgb = np.asarray(im.convert("RGB").resize((256, 256)))
+    bad = rgb.copy()
+    bad[:, :128] = apply_distortion(rgb, "gaussian_blur", 5)[:, :128]  # the left half blurred
+    img = torch.from_numpy(np.stack([rgb, bad])).float() / 255.0  # ComfyUI IMAGE (2, 256, 256, 3)
+    out = DeCLIPQualityScore().score(img, lite_declip, "tech", "default")
+    mask = out["result"][2]
+    assert DeCLIPQualityScore.RETURN_TYPES[2] == "MASK" and mask.shape == (2, 256, 256)
+    assert bool(((mask >= 0) & (mask <= 1)).all())
+    grew = mask[1] - mask[0]  # what the blur added, left half against right half
+    assert float(grew[:, :128].mean()) > float(grew[:, 128:].mean()) + 0.05
+    flat = DeCLIPQualityScore().score(img, lite_declip, "aes", "default")
+    s = torch.tensor(flat["ui"]["scores"])
+    torch.testing.assert_close(flat["result"][2], (1 - s)[:, None, None].expand(-1, 256, 256))

@@ -132,17 +132,24 @@ class QualityModel(nn.Module):
         grid = g.flatten(0, 1) if g is not None else None
         return mean_over_views(self.score_embedded(f.flatten(0, 1), p.flatten(0, 1), grid), [k] * b)
 
+    @property
+    def has_map(self) -> bool:
+        """Whether score_map works: a GridHead (per-region scores) on a `fragments` view."""
+        return isinstance(self.head, GridHead) and self.views.policy == "fragments"
+
     def score_map(self, images01: torch.Tensor, allow_out_of_range: bool = False, checked: bool = False
                   ) -> torch.Tensor:
-        """Images by the input contract -> (B, G, G) float32 per-region scores in 0..1, higher is better, on
-        the scale of `forward` (whose score blends their pooled value with a whole-view score, GridHead). Region (i, j) is the (i, j) cell of a G x G lattice over the
-        whole image (row-major from the top left; G = 7 for the shipped `fragments` view: each cell is judged
-        from a native-resolution 32-px fragment at that place). Differentiable. Raises ValueError when the
-        score head has no per-region scores (only a GridHead on a one-view policy has them)."""
-        if not isinstance(self.head, GridHead) or self.views.policy != "fragments":
+        """Images by the input contract -> (B, G, G) float32 per-region scores in 0..1, higher is better, on the
+        scale of `forward` (whose score blends their pooled value with a whole-view score, GridHead). Region (i, j)
+        is the (i, j) cell of a G x G lattice over the whole image (row-major from the top left; G = 7 for the
+        shipped `fragments` view: each cell is judged from a native-resolution 32-px fragment at that place).
+        Differentiable. Raises ValueError when the head has no per-region scores (`has_map` is False)."""
+        return self.score_attributes_map(images01, allow_out_of_range, checked, with_map=True)[2]
+
+    def _map_of(self, f: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
+        if not self.has_map or g is None:
             raise ValueError(f"the {self.metric} model's head ({self.head_type!r}, views {self.views.policy!r}) has "
                              "no per-region scores; a 'grid' head on a 'fragments' view has")
-        f, _, g = self._embed_views_grid(self.make_views(self.images01(images01, allow_out_of_range, checked)))
         cells = self.head.cell_scores(torch.cat([f[:, 0, None], g[:, 0]], dim=1))  # (B, C)
         side = round(cells.shape[1] ** 0.5)
         return cells.view(cells.shape[0], side, side)
@@ -166,13 +173,23 @@ class QualityModel(nn.Module):
                               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(B,) scores as `forward` and the per-attribute P(good) as `attribute_scores`, from ONE backbone pass
         over the views (inputs as for forward). Raises ValueError."""
+        scores, attrs, _ = self.score_attributes_map(images01, allow_out_of_range, checked)
+        return scores, attrs
+
+    def score_attributes_map(self, images01: torch.Tensor, allow_out_of_range: bool = False, checked: bool = False,
+                             with_map: bool = False
+                             ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor | None]:
+        """(B,) scores, per-attribute P(good) (each (B,)) and, with with_map=True, the (B, G, G) quality map of
+        score_map, from ONE backbone pass over the views (inputs as for forward; None without with_map).
+        Raises ValueError (with_map on a head without a map: see has_map)."""
         f, p, g = self._embed_views_grid(self.make_views(self.images01(images01, allow_out_of_range, checked)))
         b, k = p.shape[:2]  # f (B, K, D), p (B, K, P), g (B, K, C, D) or None
         flat = p.flatten(0, 1)  # (B*K, P)
         grid = g.flatten(0, 1) if g is not None else None
         scores = mean_over_views(self.score_embedded(f.flatten(0, 1), flat, grid), [k] * b)  # (B,)
         probs = mean_over_views(self.attribute_probs_embedded(f.flatten(0, 1), flat), [k] * b)  # (B, A)
-        return scores, {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}
+        qmap = self._map_of(f, g) if with_map else None
+        return scores, {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}, qmap
 
 
 def default_head_tag(metric: str) -> str:
