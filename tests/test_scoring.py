@@ -98,7 +98,7 @@ def test_cli_formats_two_metrics_match_score_files(folder: Path, tmp_path: Path,
                "--out", str(out), "--batch-size", "3", "--workers", "0"])
     assert rc == 1  # the corrupt and the missing file
     t = _read(out)
-    assert t.column_names == ["path", "tech", "aes", "error"]
+    assert t.column_names == ["path", "tech", "aes", "error", "path_raw"]  # path_raw: non-UTF-8 names only
     rows = t.to_pylist()
     assert len(rows) == 8
     errors = {Path(r["path"]).name: r["error"] for r in rows if r["error"]}

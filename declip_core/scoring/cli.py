@@ -3,8 +3,10 @@
     declip-score INPUT... --metric tech [--metric aes] --out results.parquet [--engine local|ray]
 
 INPUT: folders (recursive), globs, .txt/.csv/.tsv/.parquet lists with a path column, hf:<image folder>.
-Exit status: 0 every input scored, 1 some inputs could not be scored (each has an `error` row),
-2 bad arguments / weights / device, 130 interrupted (rerun the same command to resume).
+Exit status: 0 every input in the output scored, 1 some inputs could not be scored (each has an `error`
+row; a rerun retries them), 2 bad arguments / weights / device or the output is in use by another run
+(nothing done), 3 the output could not be written (disk full, quota, permissions), 130 interrupted (rerun
+the same command to resume).
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ PROG = "declip-score"
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                 epilog="Docs: docs/scale.md. Exit 0 all scored, 1 some failed, 2 bad arguments, "
+                                 epilog="Docs: docs/scale.md. Exit 0 all scored, 1 some failed (a rerun retries them), "
+                                        "2 bad arguments or output in use, 3 output could not be written, "
                                         "130 interrupted (rerun to resume).")
     ap.add_argument("inputs", nargs="+", metavar="INPUT",
                     help="folders (recursive), globs, .txt/.csv/.tsv/.parquet path lists, hf:<image folder>")
@@ -43,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps, auto")
     ap.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32", help="bf16/fp16: autocast")
     ap.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    ap.add_argument("--decode-timeout", type=float, default=300.0,
+                    help="local engine: seconds a decode worker may take for a batch before its files are "
+                         "retried one by one and a stuck one becomes an error row (default 300)")
     ap.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
     ap.add_argument("--flush-rows", type=int, default=4096, help="rows per part file while running")
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress bar (it is off anyway when not a TTY)")
@@ -77,6 +83,31 @@ def _pending(inputs: Iterator[Source], done: Any, progress: Any) -> Iterator[Sou
             yield s
 
 
+def _bad_setting(args: argparse.Namespace) -> str | None:
+    """The first unusable setting, named, or None: checked before any model is loaded or file written."""
+    import os
+
+    from declip_core.scoring.sink import output_format
+
+    checks = [(args.batch_size >= 1, "--batch-size must be >= 1"), (args.workers >= 0, "--workers must be >= 0"),
+              (args.actors >= 1, "--actors must be >= 1"), (args.max_pixels >= 1, "--max-pixels must be >= 1"),
+              (args.flush_rows >= 1, "--flush-rows must be >= 1"), (args.wave >= 1, "--wave must be >= 1"),
+              (args.cpus_per_actor > 0, "--cpus-per-actor must be > 0"), (args.num_gpus >= 0, "--num-gpus must be >= 0"),
+              (args.object_store_mb >= 1, "--object-store-mb must be >= 1"),
+              (args.decode_timeout > 0, "--decode-timeout must be > 0")]
+    for ok, msg in checks:
+        if not ok:
+            return msg
+    if os.path.isdir(args.out):
+        return f"--out {args.out}: is a folder; name the results file (e.g. {os.path.join(args.out, 'results.parquet')})"
+    try:
+        if output_format(args.out, args.format) == "csv" and args.embedding:
+            return f"{args.out}: CSV cannot hold the embedding column; write .parquet or .jsonl"
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 def _sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # a cluster scheduler's SIGTERM: stop like Ctrl-C, keeping what is written
 
@@ -88,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from declip_core.scoring.progress import Progress
     from declip_core.scoring.ray_engine import MissingExtra
     from declip_core.scoring.scorer import build_scorer
-    from declip_core.scoring.sink import ResultSink
+    from declip_core.scoring.sink import OutputError, OutputLocked, ResultSink
     from declip_core.scoring.sources import Skipped, iter_inputs
 
     def fail(msg: str) -> int:
@@ -98,10 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import pyarrow  # noqa: F401
         import tqdm  # noqa: F401
+        import filelock  # noqa: F401
     except ImportError as e:
         return fail(f"declip-score needs pyarrow and tqdm ({e}): pip install 'declip[scale]'")
-    if args.batch_size < 1 or args.workers < 0 or args.actors < 1:
-        return fail("--batch-size and --actors must be >= 1, --workers >= 0")
+    bad = _bad_setting(args)
+    if bad is not None:
+        return fail(bad)
     try:
         device = str(resolve_device(args.device))
         ckpts = _checkpoints(args.checkpoint, metrics)
@@ -116,12 +149,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         sink = ResultSink(args.out, scorer.schema(), fmt=args.format, flush_rows=args.flush_rows,
                           overwrite=args.overwrite)
         done = sink.done()
-    except MissingExtra as e:
+    except (MissingExtra, OutputLocked) as e:
         return fail(str(e))
+    except OutputError as e:
+        print(f"error: {e.strerror}", file=sys.stderr)
+        return 3
     except (ValueError, OSError) as e:
         return fail(f"{e}\n(weights: pass --declip and --checkpoint, or --head zeroshot)"
                     if "checkpoint" in str(e) or "weights" in str(e) else str(e))
 
+    for path, why in sink.set_aside:
+        print(f"warning: {path}: an unreadable part ({why}) set aside; its inputs are scored again",
+              file=sys.stderr)
     skipped = Skipped()
     progress = Progress(enabled=False if args.quiet else None,
                         count_inputs=lambda: iter_inputs(args.inputs, args.path_column))
@@ -135,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         from declip_core.scoring.local import score_local
 
-        batches = score_local(pending, scorer, batch_size=args.batch_size, workers=args.workers)
+        batches = score_local(pending, scorer, batch_size=args.batch_size, workers=args.workers,
+                              timeout=args.decode_timeout)
     old = signal.signal(signal.SIGTERM, _sigterm)
     code = 0
     try:
@@ -144,22 +184,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress.update(len(rows), sum(r["error"] is not None for r in rows))
         sink.finish()
     except KeyboardInterrupt:
-        sink.flush()
-        progress.summary.interrupted = True
-        code = 130
-    except ValueError as e:  # e.g. a list file without the path column, met while enumerating
-        sink.flush()
+        code = _flush_on_exit(sink, 130)
+        progress.summary.interrupted = code == 130
+    except OutputError as e:  # disk full, quota: what is written stays; rerun to resume
+        sink.close()
         progress.close()
-        return fail(str(e))
+        print(f"error: {e.strerror}; what was written before stays, rerun to resume", file=sys.stderr)
+        return 3
+    except ValueError as e:  # e.g. a list file without the path column, met while enumerating
+        code = _flush_on_exit(sink, 2)
+        progress.close()
+        return fail(str(e)) if code == 2 else code
     finally:
         signal.signal(signal.SIGTERM, old)
+        sink.close()
     summary = progress.close()
     summary.not_images = skipped.not_images
     if not args.no_summary:
         print(summary.line(args.out), file=sys.stderr)
     if code:
         return code
-    return 1 if summary.failed else 0
+    return 1 if sink.errors_left else 0
+
+
+def _flush_on_exit(sink: Any, code: int) -> int:
+    """Write the buffered rows before stopping: `code`, or 3 (with an `error:` line) when that fails."""
+    from declip_core.scoring.sink import OutputError
+
+    try:
+        sink.flush()
+    except OutputError as e:
+        print(f"error: {e.strerror}", file=sys.stderr)
+        return 3
+    return code
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ def _walk(folder: str, exts: frozenset[str], skipped: Skipped) -> Iterator[str]:
 
 
 def _lines(path: str) -> Iterator[str]:
-    with open(path, encoding="utf-8") as fh:
+    # bytes that are not UTF-8 (a file name in another encoding) pass through as surrogates: os.fsencode
+    # gives the raw bytes back, so any POSIX file name can be listed
+    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
         for line in fh:
             s = line.strip()
             if s and not s.startswith("#"):
