@@ -18,6 +18,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = str(ROOT / "tests" / "helpers" / "score_driver.py")
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+pytestmark = pytest.mark.slow  # about 25 short processes: minutes on a loaded 2-core machine
 
 
 def photos(d: Path, n: int, start: int = 0) -> Path:
