@@ -188,17 +188,13 @@ def _worker_died(e: BaseException) -> bool:
     return isinstance(e, RuntimeError) and ("DataLoader worker" in str(e) or "DataLoader timed out" in str(e))
 
 
-def _start_method() -> str | None:
-    """How decode processes start: the platform default (a fork on Linux) while this process runs one Python
-    thread; 'forkserver' ('spawn' where there is none) while other threads run (e.g. declip-score's progress
-    bar counting the inputs), since a fork copies the locks those threads hold (the import lock of a PIL
-    plugin being loaded) and the child would wait on them forever. The forkserver needs a picklable
-    `decode`."""
+def thread_safe_start_method() -> str:
+    """The start method for decode processes while other threads of this process run (e.g. declip-score's
+    progress bar counting the inputs): 'forkserver' ('spawn' where there is none). A fork would copy the
+    locks those threads hold (the import lock of a PIL plugin being loaded) and the child would wait on
+    them forever. Processes started so need a picklable `decode`."""
     import multiprocessing
-    import threading
 
-    if threading.active_count() == 1:
-        return None
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
@@ -293,19 +289,20 @@ def _ignore_sigint(_: int) -> None:
 
 
 def _loader(ds: _Inputs, sampler: _Dispatch, batch_size: int, workers: int, isolate: bool,
-            timeout: float = 0.0) -> DataLoader:
+            timeout: float = 0.0, start_method: str | None = None) -> DataLoader:
     kw: dict[str, Any] = {"prefetch_factor": 1 if isolate else 2, "worker_init_fn": _ignore_sigint,
-                          "multiprocessing_context": _start_method(), "timeout": timeout} if workers else {}
+                          "multiprocessing_context": start_method, "timeout": timeout} if workers else {}
     return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers,  # type: ignore[arg-type]
                       collate_fn=list, **kw)
 
 
 def decode_stream(inputs: Iterable[Source], cfg: PreprocessConfig, views: Sequence[ViewSpec], batch_size: int = 32,
                   workers: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS, start_index: int = 0,
-                  decode: Callable[..., tuple[torch.Tensor, ...]] = decode_views, timeout: float = 0.0
-                  ) -> Iterator[list[Decoded]]:
+                  decode: Callable[..., tuple[torch.Tensor, ...]] = decode_views, timeout: float = 0.0,
+                  start_method: str | None = None) -> Iterator[list[Decoded]]:
     """Lazy inputs -> batches of Decoded in input order, decoded in `workers` DataLoader processes
-    (0: here; never forked while other threads run: see _start_method). Indices count from start_index.
+    (0: here). Indices count from start_index. start_method: how they start (None: the platform's
+    default, a fork on Linux; pass thread_safe_start_method() while other threads of this process run).
     A decoder process that dies costs only its input (error 'the decoder process died on this file (...)').
     timeout > 0 (seconds; workers only): a watchdog: when no batch arrives within it, the inputs in flight
     are retried one at a time in a fresh process and one that is still stuck becomes an error row
@@ -335,7 +332,7 @@ def decode_stream(inputs: Iterable[Source], cfg: PreprocessConfig, views: Sequen
         sampler = _Dispatch(_drain(retry)) if isolate else main
         try:
             for items in _loader(ds, sampler, 1 if isolate else batch_size, 1 if isolate else workers, isolate,
-                                 timeout):
+                                 timeout, start_method):
                 sampler.received(len(items))
                 yield items
         except RuntimeError as e:

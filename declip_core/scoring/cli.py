@@ -172,10 +172,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                             cpus_per_actor=args.cpus_per_actor, num_gpus=args.num_gpus, wave=args.wave,
                             object_store_mb=args.object_store_mb)
     else:
+        from declip_core.embed import thread_safe_start_method
         from declip_core.scoring.local import score_local
 
+        # the bar runs threads (tqdm's, the input count): decode processes must not be forked then
         batches = score_local(pending, scorer, batch_size=args.batch_size, workers=args.workers,
-                              timeout=args.decode_timeout)
+                              timeout=args.decode_timeout,
+                              start_method=thread_safe_start_method() if progress.bar is not None else None)
     old = signal.signal(signal.SIGTERM, _sigterm)
     code = 0
     try:
