@@ -47,3 +47,31 @@ def test_hf_hub_architecture_needs_the_explicit_opt_in() -> None:
 
     with pytest.raises(ValueError, match="allow_download=True"):
         resolve_weights("hf-hub:org/model", None, "/nonexistent/w.safetensors")
+
+
+def test_hf_source_makes_no_network_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hf:<folder>` used to ping a download counter on the Hub (datasets' load_dataset) on every run."""
+    datasets = pytest.importorskip("datasets")
+    import numpy as np
+    from PIL import Image
+
+    from declip_core.scoring.sources import iter_inputs
+
+    for i in range(3):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / f"im{i}.png")
+    lookups: list[object] = []
+
+    def no_network(*a: object, **k: object) -> None:
+        lookups.append(a[:1])
+        raise OSError("network used")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)  # as on a machine where nobody set it
+    monkeypatch.setattr(datasets.config, "HF_UPDATE_DOWNLOAD_COUNTS", True)
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    got = list(iter_inputs([f"hf:{tmp_path}"]))
+    assert sorted(Path(p).name for p in got) == ["im0.png", "im1.png", "im2.png"]
+    assert lookups == []
