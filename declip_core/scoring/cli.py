@@ -127,11 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     try:
+        import filelock  # noqa: F401
         import pyarrow  # noqa: F401
         import tqdm  # noqa: F401
-        import filelock  # noqa: F401
     except ImportError as e:
-        return fail(f"declip-score needs pyarrow and tqdm ({e}): pip install 'declip[scale]'")
+        return fail(f"declip-score needs pyarrow, tqdm and filelock ({e}): pip install 'declip[scale]'")
     bad = _bad_setting(args)
     if bad is not None:
         return fail(bad)
@@ -148,7 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         scorer = make()
         sink = ResultSink(args.out, scorer.schema(), fmt=args.format, flush_rows=args.flush_rows,
                           overwrite=args.overwrite)
-        done = sink.done()
+        try:
+            done = sink.done()
+        except BaseException:
+            sink.close()  # the lock: an in-process caller may retry
+            raise
     except (MissingExtra, OutputLocked) as e:
         return fail(str(e))
     except OutputError as e:

@@ -231,8 +231,15 @@ class _Plan:
     def __init__(self, keys: list[np.ndarray], errs: list[np.ndarray], gens: list[int]) -> None:
         self.moved: list[set[int]] = [set() for _ in keys]  # rows emitted at another row's place
         self.occupant: list[dict[int, tuple[int, int]]] = [{} for _ in keys]  # place -> (source, row)
-        err_slots: dict[int, collections.deque[tuple[int, int]]] = {}
         order = sorted(range(len(keys)), key=lambda s: (gens[s], s))
+        # only an error row whose key comes again in a later generation can be replaced: Python objects are
+        # made for those alone (a run with many error rows and no retry yet costs nothing here)
+        later: dict[int, np.ndarray] = {}
+        acc = np.zeros(0, np.uint64)
+        for g in sorted(set(gens), reverse=True):
+            later[g] = acc
+            acc = np.union1d(acc, np.concatenate([keys[s] for s in order if gens[s] == g]))
+        err_slots: dict[int, collections.deque[tuple[int, int]]] = {}
         g_prev = None
         pending: list[tuple[int, tuple[int, int]]] = []
         for s in order:
@@ -240,9 +247,9 @@ class _Plan:
                 self._close_generation(err_slots, pending)
                 pending, g_prev = [], gens[s]
             h, e = keys[s], errs[s]
-            cand = np.isin(h, np.fromiter(err_slots, dtype=np.uint64, count=len(err_slots))) if err_slots else \
-                np.zeros(len(h), dtype=bool)
-            for r in np.flatnonzero(cand | e):
+            slots = np.fromiter(err_slots, dtype=np.uint64, count=len(err_slots))
+            fills = np.isin(h, slots) if len(slots) else np.zeros(len(h), dtype=bool)
+            for r in np.flatnonzero(fills | (e & np.isin(h, later[gens[s]]))):
                 k = int(h[r])
                 dq = err_slots.get(k)
                 if dq:
@@ -254,11 +261,14 @@ class _Plan:
                 elif e[r]:
                     pending.append((k, (s, int(r))))
         self._close_generation(err_slots, pending)
-        self.errors_left = sum(len(d) for d in err_slots.values())
+        stay = [~np.isin(np.arange(len(h)), list(self.moved[s])) for s, h in enumerate(keys)]
+        filled_good = [keys[s2][r2] for s in range(len(keys)) for (s2, r2) in self.occupant[s].values()
+                       if not errs[s2][r2]]
+        # error rows in the final table: those at their own place, less the places a good row took
+        self.errors_left = sum(int((e & st).sum()) for e, st in zip(errs, stay)) - len(filled_good)
         # done: good rows at their own place, plus good occupants of former error places
-        good = [h[~e & ~np.isin(np.arange(len(h)), list(self.moved[s]))] for s, (h, e) in enumerate(zip(keys, errs))]
-        occ = [keys[s2][r2] for s in range(len(keys)) for (s2, r2) in self.occupant[s].values() if not errs[s2][r2]]
-        self.done = np.concatenate(good + [np.asarray(occ, dtype=np.uint64)])
+        self.done = np.concatenate([h[~e & st] for h, e, st in zip(keys, errs, stay)] +
+                                   [np.asarray(filled_good, dtype=np.uint64)])
 
     @staticmethod
     def _close_generation(err_slots: dict[int, collections.deque[tuple[int, int]]],
