@@ -4,8 +4,8 @@ model (tests/helpers/score_driver.py); the kill-at-each-step tests are in test_s
 from __future__ import annotations
 
 import errno
+import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -19,7 +19,14 @@ import pytest
 from PIL import Image
 
 from declip_core.scoring import cli, scorer
-from declip_core.scoring.sink import DoneSet, OutputError, OutputLocked, ResultSink, display_key, stored_key
+from declip_core.scoring.sink import (
+    DoneSet,
+    OutputError,
+    OutputLocked,
+    ResultSink,
+    display_key,
+    stored_key,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "helpers"))
@@ -90,8 +97,7 @@ def test_error_rows_are_retried_in_place_one_for_one(tmp_path: Path) -> None:
     s = ResultSink(out, SCHEMA)  # a third run after a crash: the first x is taken by the 2nd run's row
     s.write([_row("x"), _row("x")])
     s.finish()
-    rows = [(r["path"], r["error"]) for r in pa.Table.from_pylist(
-        [__import__("json").loads(x) for x in out.read_text().splitlines()]).to_pylist()]
+    rows = [(r["path"], r["error"]) for r in (json.loads(x) for x in out.read_text().splitlines())]
     assert rows == [("a", None), ("x", None), ("b", None), ("x", None)] and s.errors_left == 0
 
 
@@ -181,9 +187,11 @@ def test_write_failure_exits_3_naming_the_file(tmp_path: Path, imgs: Path, monke
     assert cli.main([str(imgs), "--out", str(tmp_path / "r.parquet"), *QUIET]) == 0  # the lock was released
 
 
-@pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="needs RLIMIT_FSIZE")
+@pytest.mark.skipif(sys.platform == "win32", reason="needs RLIMIT_FSIZE")
 def test_disk_full_for_real_exits_3(tmp_path: Path, imgs: Path) -> None:
     """Situation 7 (disk full), with a real failing write: a file-size limit (EFBIG) in a subprocess."""
+    import resource
+
     def limit() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (512, 512))
