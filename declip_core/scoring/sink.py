@@ -22,13 +22,13 @@ point a run is killed at, once a later run of the same command has finished.
   UTF-8 names); resume uses the raw bytes.
 
 Resume: `done()` returns the inputs already scored without error as a `DoneSet` (8-byte hashes and counts
-in NumPy arrays: about 16 bytes per written row, never Python strings).
+in NumPy arrays: about 16 bytes per written row, never Python strings). Keys: declip_core.scoring.keys;
+which row goes where at the merge: declip_core.scoring.merge_plan.
 """
 from __future__ import annotations
 
 import collections
 import errno
-import hashlib
 import json
 import os
 import re
@@ -39,9 +39,20 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from declip_core.scoring.keys import (  # noqa: F401  (DoneSet, key_hash, display_key: part of this module's API)
+    PATH_RAW,
+    DoneSet,
+    display_key,
+    key_hash,
+    key_hashes,
+    storable_rows,
+    stored_key,
+    with_path_raw,
+)
+from declip_core.scoring.merge_plan import MergePlan
+
 _HERE = "declip_core/scoring/sink.py"
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-PATH_RAW = "path_raw"  # hex of a file name's raw bytes, only when it is not valid UTF-8
 _PART = re.compile(r"part-(\d+)(?:-([0-9a-z]+))?\.parquet$")
 MERGED = "merged"  # <out>.parts/merged: a finished merge not yet renamed to <out>
 
@@ -52,83 +63,6 @@ class OutputLocked(RuntimeError):
 
 class OutputError(OSError):
     """The output could not be written (disk full, quota, permissions, I/O error); names the file."""
-
-
-def key_hash(key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "little")
-
-
-def _hashes(keys: Iterable[str]) -> np.ndarray:
-    return np.fromiter((key_hash(k) for k in keys), dtype=np.uint64)
-
-
-class DoneSet:
-    """A multiset of already-written keys: take(key) is True (and uses one occurrence) when key was written."""
-
-    def __init__(self, keys: Iterable[str] = (), hashes: np.ndarray | None = None) -> None:
-        if hashes is None:
-            chunks, buf = [], []
-            for k in keys:
-                buf.append(key_hash(k))
-                if len(buf) >= 65536:
-                    chunks.append(np.asarray(buf, dtype=np.uint64))
-                    buf = []
-            chunks.append(np.asarray(buf, dtype=np.uint64))
-            hashes = np.concatenate(chunks)
-        self.hashes, counts = np.unique(np.asarray(hashes, dtype=np.uint64), return_counts=True)
-        self.counts = counts.astype(np.int64)
-        self.total = int(self.counts.sum())
-
-    def __len__(self) -> int:
-        return self.total
-
-    def take(self, key: str) -> bool:
-        if not self.total:
-            return False
-        h = np.uint64(key_hash(key))
-        i = int(np.searchsorted(self.hashes, h))
-        if i < len(self.hashes) and self.hashes[i] == h and self.counts[i] > 0:
-            self.counts[i] -= 1
-            return True
-        return False
-
-
-def display_key(key: str) -> tuple[str, str | None]:
-    """A key (a path as Python holds it, undecodable bytes as surrogates) -> (a valid UTF-8 display string,
-    the hex of the raw bytes or None when the key is valid UTF-8). Lossless: see stored_key."""
-    try:
-        key.encode("utf-8")
-        return key, None
-    except UnicodeEncodeError:
-        raw = key.encode("utf-8", "surrogateescape")
-        return raw.decode("utf-8", "backslashreplace"), raw.hex()
-
-
-def stored_key(path: str, raw_hex: str | None) -> str:
-    """Inverse of display_key: the key as Python holds it (os.fsdecode of the raw bytes)."""
-    return path if raw_hex is None else bytes.fromhex(raw_hex).decode("utf-8", "surrogateescape")
-
-
-def with_path_raw(schema: Any) -> Any:
-    """The schema with the `path_raw` column (string, after the others) when it lacks it."""
-    import pyarrow as pa
-
-    return schema if PATH_RAW in schema.names else schema.append(pa.field(PATH_RAW, pa.string()))
-
-
-def storable_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows whose strings UTF-8 can hold: `path` as display_key's display string plus `path_raw`; other
-    strings (an error message quoting an undecodable name) with the bad bytes as \\xNN."""
-    out = []
-    for r in rows:
-        r = dict(r)
-        if r.get(PATH_RAW) is None and isinstance(r.get("path"), str):
-            r["path"], r[PATH_RAW] = display_key(r["path"])
-        for k, v in r.items():
-            if isinstance(v, str) and k != "path":
-                r[k] = display_key(v)[0]
-        out.append(r)
-    return out
 
 
 def output_format(out: str | Path, fmt: str | None = None) -> str:
@@ -220,69 +154,6 @@ def _fsync_file(p: Path) -> None:
         os.fsync(fh.fileno())
 
 
-class _Plan:
-    """What the final table holds, from the sources' keys and error flags alone (no row data).
-
-    Generations: the existing <out> is generation 0, each run's parts one generation (in run order). A row
-    of a later generation for key k takes the place of the earliest row of k that still holds an error
-    (one for one; a retry that fails again keeps the place for the next run); other rows are new places.
-    """
-
-    def __init__(self, keys: list[np.ndarray], errs: list[np.ndarray], gens: list[int]) -> None:
-        self.moved: list[set[int]] = [set() for _ in keys]  # rows emitted at another row's place
-        self.occupant: list[dict[int, tuple[int, int]]] = [{} for _ in keys]  # place -> (source, row)
-        order = sorted(range(len(keys)), key=lambda s: (gens[s], s))
-        # only an error row whose key comes again in a later generation can be replaced: Python objects are
-        # made for those alone (a run with many error rows and no retry yet costs nothing here)
-        later: dict[int, np.ndarray] = {}
-        acc = np.zeros(0, np.uint64)
-        for g in sorted(set(gens), reverse=True):
-            later[g] = acc
-            acc = np.union1d(acc, np.concatenate([keys[s] for s in order if gens[s] == g]))
-        err_slots: dict[int, collections.deque[tuple[int, int]]] = {}
-        g_prev = None
-        pending: list[tuple[int, tuple[int, int]]] = []
-        for s in order:
-            if gens[s] != g_prev:
-                self._close_generation(err_slots, pending)
-                pending, g_prev = [], gens[s]
-            h, e = keys[s], errs[s]
-            slots = np.fromiter(err_slots, dtype=np.uint64, count=len(err_slots))
-            fills = np.isin(h, slots) if len(slots) else np.zeros(len(h), dtype=bool)
-            for r in np.flatnonzero(fills | (e & np.isin(h, later[gens[s]]))):
-                k = int(h[r])
-                dq = err_slots.get(k)
-                if dq:
-                    place = dq.popleft()
-                    self.occupant[place[0]][place[1]] = (s, int(r))
-                    self.moved[s].add(int(r))
-                    if e[r]:
-                        pending.append((k, place))
-                elif e[r]:
-                    pending.append((k, (s, int(r))))
-        self._close_generation(err_slots, pending)
-        stay = [~np.isin(np.arange(len(h)), list(self.moved[s])) for s, h in enumerate(keys)]
-        filled_good = [keys[s2][r2] for s in range(len(keys)) for (s2, r2) in self.occupant[s].values()
-                       if not errs[s2][r2]]
-        # error rows in the final table: those at their own place, less the places a good row took
-        self.errors_left = sum(int((e & st).sum()) for e, st in zip(errs, stay)) - len(filled_good)
-        # done: good rows at their own place, plus good occupants of former error places
-        self.done = np.concatenate([h[~e & st] for h, e, st in zip(keys, errs, stay)] +
-                                   [np.asarray(filled_good, dtype=np.uint64)])
-
-    @staticmethod
-    def _close_generation(err_slots: dict[int, collections.deque[tuple[int, int]]],
-                          pending: list[tuple[int, tuple[int, int]]]) -> None:
-        touched = set()
-        for k, place in pending:
-            err_slots.setdefault(k, collections.deque()).append(place)
-            touched.add(k)
-        for k in touched:
-            err_slots[k] = collections.deque(sorted(err_slots[k]))
-        for k in [k for k, d in err_slots.items() if not d]:
-            del err_slots[k]
-
-
 class ResultSink:
     """Rows (dicts with the schema's columns) -> a resumable table at `out`; see the module docstring.
 
@@ -324,7 +195,7 @@ class ResultSink:
         self.errors_left = 0
         self._buf: list[dict[str, Any]] = []
         self._last = time.monotonic()
-        self._plan: _Plan | None = None
+        self._plan: MergePlan | None = None
         try:
             self._step("start")
             if overwrite:
@@ -386,11 +257,11 @@ class ResultSink:
         for b in read_batches(path, fmt, self.schema):
             paths = b.column("path").to_pylist()
             raws = b.column(PATH_RAW).to_pylist()
-            hs.append(_hashes(stored_key(str(p), r) for p, r in zip(paths, raws)))
+            hs.append(key_hashes(stored_key(str(p), r) for p, r in zip(paths, raws)))
             es.append(np.asarray(b.column("error").is_valid().to_numpy(zero_copy_only=False), dtype=bool))
         return (np.concatenate(hs) if hs else np.zeros(0, np.uint64)), (np.concatenate(es) if es else np.zeros(0, bool))
 
-    def _make_plan(self) -> tuple[list[tuple[Path, str, int]], _Plan]:
+    def _make_plan(self) -> tuple[list[tuple[Path, str, int]], MergePlan]:
         import pyarrow as pa
 
         while True:
@@ -407,7 +278,7 @@ class ResultSink:
                 keys.append(h)
                 errs.append(e)
             if bad is None:
-                return srcs, _Plan(keys, errs, [g for _, _, g in srcs])
+                return srcs, MergePlan(keys, errs, [g for _, _, g in srcs])
             self._set_aside(*bad)  # a part cut short (power cut): set aside, its inputs are scored again
 
     def done(self) -> DoneSet:
@@ -482,7 +353,7 @@ class ResultSink:
         if self._lock.is_locked:
             self._lock.release()
 
-    def _merged_batches(self, srcs: list[tuple[Path, str, int]], plan: _Plan) -> Iterator[Any]:
+    def _merged_batches(self, srcs: list[tuple[Path, str, int]], plan: MergePlan) -> Iterator[Any]:
         """The sources' rows in order, a later run's row at the place of the error row it replaces."""
         import pyarrow as pa
 
