@@ -191,8 +191,19 @@ def _forward(declip: DeCLIP, x01: torch.Tensor, outputs: Sequence[str], precisio
 
 
 def _worker_died(e: BaseException) -> bool:
-    """torch raises RuntimeError('DataLoader worker (pid ...) exited unexpectedly / is killed by signal')."""
-    return isinstance(e, RuntimeError) and "DataLoader worker" in str(e)
+    """torch raises RuntimeError('DataLoader worker (pid ...) exited unexpectedly / is killed by signal'), or
+    'DataLoader timed out after N seconds' when no batch came within the loader's timeout (a stuck worker)."""
+    return isinstance(e, RuntimeError) and ("DataLoader worker" in str(e) or "DataLoader timed out" in str(e))
+
+
+def thread_safe_start_method() -> str:
+    """The start method for decode processes while other threads of this process run (e.g. declip-score's
+    progress bar counting the inputs): 'forkserver' ('spawn' where there is none). A fork would copy the
+    locks those threads hold (the import lock of a PIL plugin being loaded) and the child would wait on
+    them forever. Processes started so need a picklable `decode`."""
+    import multiprocessing
+
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def embed_decoded(declip: DeCLIP, items: Sequence[Decoded], outputs: Sequence[str] = ("perceptual",),
@@ -285,18 +296,27 @@ def _ignore_sigint(_: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _loader(ds: _Inputs, sampler: _Dispatch, batch_size: int, workers: int, isolate: bool) -> DataLoader:
-    kw: dict[str, Any] = {"prefetch_factor": 1 if isolate else 2, "worker_init_fn": _ignore_sigint} if workers else {}
+def _loader(ds: _Inputs, sampler: _Dispatch, batch_size: int, workers: int, isolate: bool,
+            timeout: float = 0.0, start_method: str | None = None) -> DataLoader:
+    kw: dict[str, Any] = {"prefetch_factor": 1 if isolate else 2, "worker_init_fn": _ignore_sigint,
+                          "multiprocessing_context": start_method, "timeout": timeout} if workers else {}
     return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers,  # type: ignore[arg-type]
                       collate_fn=list, **kw)
 
 
 def decode_stream(inputs: Iterable[Source], cfg: PreprocessConfig, views: Sequence[ViewSpec], batch_size: int = 32,
                   workers: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS, start_index: int = 0,
-                  decode: Callable[..., tuple[torch.Tensor, ...]] = decode_views) -> Iterator[list[Decoded]]:
+                  decode: Callable[..., tuple[torch.Tensor, ...]] = decode_views, timeout: float = 0.0,
+                  start_method: str | None = None) -> Iterator[list[Decoded]]:
     """Lazy inputs -> batches of Decoded in input order, decoded in `workers` DataLoader processes
-    (0: here). Indices count from start_index. A decoder process that dies costs only its input
-    (error 'the decoder process died on this file (...)')."""
+    (0: here). Indices count from start_index. start_method: how they start (None: the platform's
+    default, a fork on Linux; pass thread_safe_start_method() while other threads of this process run).
+    A decoder process that dies costs only its input (error 'the decoder process died on this file (...)').
+    timeout > 0 (seconds; workers only): a watchdog: when no batch arrives within it, the inputs in flight
+    are retried one at a time in a fresh process and one that is still stuck becomes an error row
+    ('decoding took longer than ... s'); 0: wait forever."""
+    if timeout < 0:
+        raise ValueError(f"{_HERE}: timeout must be >= 0 seconds, got {timeout}")
     if batch_size < 1:
         raise ValueError(f"{_HERE}: batch_size must be >= 1, got {batch_size}")
     if workers < 0:
@@ -319,7 +339,8 @@ def decode_stream(inputs: Iterable[Source], cfg: PreprocessConfig, views: Sequen
         isolate = bool(retry)  # after a crash: the inputs that were in flight, one at a time, one process
         sampler = _Dispatch(_drain(retry)) if isolate else main
         try:
-            for items in _loader(ds, sampler, 1 if isolate else batch_size, 1 if isolate else workers, isolate):
+            for items in _loader(ds, sampler, 1 if isolate else batch_size, 1 if isolate else workers, isolate,
+                                 timeout, start_method):
                 sampler.received(len(items))
                 yield items
         except RuntimeError as e:
@@ -329,7 +350,9 @@ def decode_stream(inputs: Iterable[Source], cfg: PreprocessConfig, views: Sequen
             sampler.in_flight.clear()
             if isolate and pending:  # one input in flight in one process: that input killed it
                 i, src = pending.pop(0)
-                yield [Decoded(i, source_key(src, i), error=f"the decoder process died on this file ({e})")]
+                why = (f"decoding took longer than {timeout:g} s (a stuck decoder; its process was stopped)"
+                       if "timed out" in str(e) else f"the decoder process died on this file ({e})")
+                yield [Decoded(i, source_key(src, i), error=why)]
             retry.extendleft(reversed(pending))
             continue
         if not isolate:

@@ -82,7 +82,7 @@ class DeCLIP(nn.Module):
         decode path, declip_core.embed, which reports bad values per input after the pass).
         Raises ValueError (naming the observed min and max for values outside 0..1)."""
         x = (as_images01(images01, name="DeCLIP images") if checked else images01).to(self._device())
-        return self._features_normalised(self.backbone.normalize(x))
+        return self._features_normalised(self.backbone.normalize(x.to(self._param_dtype())))
 
     def grid_features(self, images01: torch.Tensor, checked: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 3, S, S) views in 0..1 -> (features (B, D_in), local (B, G * G, D_bb)) from ONE backbone pass:
@@ -154,6 +154,13 @@ class DeCLIP(nn.Module):
 
     def _device(self) -> torch.device:
         return self.device
+
+    def _param_dtype(self) -> torch.dtype:
+        """The backbone's floating dtype (float32 unless the model was moved with .double(), .half(), .to())."""
+        for t in self.backbone.parameters():
+            if t.is_floating_point():
+                return t.dtype
+        return torch.float32
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write the disentangler in the checkpoint format (the backbone is referenced, not copied)."""

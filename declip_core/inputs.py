@@ -12,7 +12,7 @@ Accepted (see docs/pyiqa.md, "The input contract"):
 - value range 0..1 for floats. Beyond RANGE_TOL outside it is a ValueError naming the observed
   min and max (a 0..255 or -1..1 tensor scores wrongly, without any other sign). With
   allow_out_of_range=True (pyiqa's `as_loss=True` convention, where optimisers and pyiqa's own
-  tests pass torch.randn) values are passed on unchanged; the preprocessing then clamps them
+  tests pass torch.randn) finite values are passed on unchanged; the preprocessing then clamps them
   (declip_core.transforms.clamp01, which keeps the gradient).
 
 The conversion is differentiable for float inputs (the cast and the alpha composite).
@@ -54,8 +54,8 @@ def as_images01(x: torch.Tensor, *, name: str = "images", allow_out_of_range: bo
     """Image pixels by the input contract -> (B, 3, H, W) float32 (in 0..1 unless allow_out_of_range).
 
     name: how the error messages call the input (e.g. 'pyiqa declip_tech input').
-    Raises ValueError for a non-tensor, a wrong shape or channel count, an unsupported dtype,
-    or (unless allow_out_of_range) NaN and float values outside 0..1 by more than RANGE_TOL.
+    Raises ValueError for a non-tensor, a wrong shape or channel count, an unsupported dtype, NaN or
+    infinite values (always), or (unless allow_out_of_range) float values outside 0..1 by more than RANGE_TOL.
     """
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name}: expected a torch.Tensor (B, C, H, W) with C in 1, 3, 4, got {type(x).__name__}"
@@ -74,6 +74,11 @@ def as_images01(x: torch.Tensor, *, name: str = "images", allow_out_of_range: bo
         x = x.float().div(255.0)
     elif x.dtype in FLOAT_DTYPES:
         x = x.float()
+        finite = torch.isfinite(x.detach())
+        if not bool(finite.all()):  # also under allow_out_of_range: NaN/Inf would give a NaN score and gradient
+            nan = int(torch.isnan(x.detach()).sum())
+            raise ValueError(f"{name}: non-finite pixel values ({nan} nan, {int((~finite).sum()) - nan} inf); "
+                             "images must be finite")
         if not allow_out_of_range:
             lo, hi = value_range(x)
             if not (lo >= -RANGE_TOL and hi <= 1.0 + RANGE_TOL):  # also catches NaN

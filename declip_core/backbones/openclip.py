@@ -81,7 +81,15 @@ def _missing_error(arch: str, tag: str) -> ValueError:
 
 
 def resolve_weights(arch: str, tag: str | None, path: str | None, allow_download: bool = False) -> tuple[str, str]:
-    """Returns (model_name for open_clip, weight source: file path, 'local-dir:...' or 'hub:tag')."""
+    """Returns (model_name for open_clip, weight source: file path, 'local-dir:...' or 'hub:tag').
+    Raises ValueError for an 'hf-hub:' architecture without allow_download: open_clip fetches its config,
+    weights and tokenizer from the Hugging Face Hub whatever weight file is given (so a checkpoint's
+    sidecar naming one could otherwise send loading online)."""
+    if arch.startswith("hf-hub:") and not (allow_download and not _offline()):
+        raise ValueError(f"open_clip architecture {arch!r} is fetched from the Hugging Face Hub by open_clip "
+                         "(config, weights and tokenizer); nothing is downloaded unless allow_download=True. "
+                         "Offline: download the repo once and use 'openclip:<arch>@/path/to/that/folder' "
+                         "(a folder with open_clip_config.json)")
     if path is not None:
         p = Path(path).expanduser()
         if p.is_file():

@@ -4,8 +4,10 @@
     declip-score photos/ --out -          # small jobs: a table on stdout (--json: one JSON object)
 
 INPUT: folders (recursive), globs, .txt/.csv/.tsv/.parquet lists with a path column, hf:<image folder>.
-Exit status: 0 every input scored, 1 some inputs could not be scored (each has an `error` row),
-2 bad arguments / weights / device, 130 interrupted (rerun the same command to resume).
+Exit status: 0 every input in the output scored, 1 some inputs could not be scored (each has an `error`
+row; a rerun retries them), 2 bad arguments / weights / device or the output is in use by another run
+(nothing done), 3 the output could not be written (disk full, quota, permissions), 130 interrupted (rerun
+the same command to resume).
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ PROG = "declip-score"
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                 epilog="Docs: docs/scale.md. Exit 0 all scored, 1 some failed, 2 bad arguments, "
+                                 epilog="Docs: docs/scale.md. Exit 0 all scored, 1 some failed (a rerun retries them), "
+                                        "2 bad arguments or output in use, 3 output could not be written, "
                                         "130 interrupted (rerun to resume).")
     ap.add_argument("inputs", nargs="+", metavar="INPUT",
                     help="folders (recursive), globs, .txt/.csv/.tsv/.parquet path lists, hf:<image folder>")
@@ -46,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps, auto")
     ap.add_argument("--precision", choices=tuple(PRECISIONS), default="fp32", help="bf16/fp16: autocast")
     ap.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    ap.add_argument("--decode-timeout", type=float, default=300.0,
+                    help="local engine: seconds a decode worker may take for a batch before its files are "
+                         "retried one by one and a stuck one becomes an error row (default 300)")
     ap.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
     ap.add_argument("--flush-rows", type=int, default=4096, help="rows per part file while running")
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress bar (it is off anyway when not a TTY)")
@@ -80,6 +86,31 @@ def _pending(inputs: Iterator[Source], done: Any, progress: Any) -> Iterator[Sou
             yield s
 
 
+def _bad_setting(args: argparse.Namespace) -> str | None:
+    """The first unusable setting, named, or None: checked before any model is loaded or file written."""
+    import os
+
+    from declip_core.scoring.sink import output_format
+
+    checks = [(args.batch_size >= 1, "--batch-size must be >= 1"), (args.workers >= 0, "--workers must be >= 0"),
+              (args.actors >= 1, "--actors must be >= 1"), (args.max_pixels >= 1, "--max-pixels must be >= 1"),
+              (args.flush_rows >= 1, "--flush-rows must be >= 1"), (args.wave >= 1, "--wave must be >= 1"),
+              (args.cpus_per_actor > 0, "--cpus-per-actor must be > 0"), (args.num_gpus >= 0, "--num-gpus must be >= 0"),
+              (args.object_store_mb >= 1, "--object-store-mb must be >= 1"),
+              (args.decode_timeout > 0, "--decode-timeout must be > 0")]
+    for ok, msg in checks:
+        if not ok:
+            return msg
+    if os.path.isdir(args.out):
+        return f"--out {args.out}: is a folder; name the results file (e.g. {os.path.join(args.out, 'results.parquet')})"
+    try:
+        if output_format(args.out, args.format) == "csv" and args.embedding:
+            return f"{args.out}: CSV cannot hold the embedding column; write .parquet or .jsonl"
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 def _sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # a cluster scheduler's SIGTERM: stop like Ctrl-C, keeping what is written
 
@@ -92,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from declip_core.scoring.progress import Progress
     from declip_core.scoring.ray_engine import MissingExtra
     from declip_core.scoring.scorer import build_scorer
-    from declip_core.scoring.sink import ResultSink
+    from declip_core.scoring.sink import OutputError, OutputLocked, ResultSink
     from declip_core.scoring.sources import Skipped, iter_inputs
 
     def fail(msg: str) -> int:
@@ -106,12 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     printed = args.json or args.out == "-"
     try:
         import tqdm  # noqa: F401
-        if not printed:  # only the result tables need pyarrow
+        if not printed:  # only the result tables need pyarrow, and their lock filelock
+            import filelock  # noqa: F401
             import pyarrow  # noqa: F401
     except ImportError as e:
-        return fail(f"declip-score needs pyarrow and tqdm ({e}): pip install 'declip[scale]'")
-    if args.batch_size < 1 or args.workers < 0 or args.actors < 1:
-        return fail("--batch-size and --actors must be >= 1, --workers >= 0")
+        return fail(f"declip-score needs pyarrow, tqdm and filelock ({e}): pip install 'declip[scale]'")
+    bad = _bad_setting(args)
+    if bad is not None:
+        return fail(bad)
     try:
         device = str(resolve_device(args.device))
         ckpts = _checkpoints(args.checkpoint, metrics)
@@ -123,16 +156,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  device=device, attributes=args.attributes, embedding=args.embedding,
                                  precision=args.precision, max_pixels=args.max_pixels)
         scorer = make()
-        sink = (PrintedResults(scorer.columns(), scorer.metrics, as_json=args.json) if printed else
-                ResultSink(args.out, scorer.schema(), fmt=args.format, flush_rows=args.flush_rows,
-                           overwrite=args.overwrite))
-        done = sink.done()
-    except MissingExtra as e:
+        if printed:
+            sink = PrintedResults(scorer.columns(), scorer.metrics, as_json=args.json)
+            done = sink.done()
+        else:
+            sink = ResultSink(args.out, scorer.schema(), fmt=args.format, flush_rows=args.flush_rows,
+                              overwrite=args.overwrite)
+            try:
+                done = sink.done()
+            except BaseException:
+                sink.close()  # the lock: an in-process caller may retry
+                raise
+    except (MissingExtra, OutputLocked) as e:
         return fail(str(e))
+    except OutputError as e:
+        print(f"error: {e.strerror}", file=sys.stderr)
+        return 3
     except (ValueError, OSError) as e:
         return fail(f"{e}\n(weights: pass --declip and --checkpoint, or --head zeroshot)"
                     if "checkpoint" in str(e) or "weights" in str(e) else str(e))
 
+    for path, why in sink.set_aside:
+        print(f"warning: {path}: an unreadable part ({why}) set aside; its inputs are scored again",
+              file=sys.stderr)
     skipped = Skipped()
     progress = Progress(enabled=False if args.quiet else None,
                         count_inputs=lambda: iter_inputs(args.inputs, args.path_column))
@@ -144,9 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                             cpus_per_actor=args.cpus_per_actor, num_gpus=args.num_gpus, wave=args.wave,
                             object_store_mb=args.object_store_mb)
     else:
+        from declip_core.embed import thread_safe_start_method
         from declip_core.scoring.local import score_local
 
-        batches = score_local(pending, scorer, batch_size=args.batch_size, workers=args.workers)
+        # the bar runs threads (tqdm's, the input count): decode processes must not be forked then
+        batches = score_local(pending, scorer, batch_size=args.batch_size, workers=args.workers,
+                              timeout=args.decode_timeout,
+                              start_method=thread_safe_start_method() if progress.bar is not None else None)
     old = signal.signal(signal.SIGTERM, _sigterm)
     code = 0
     try:
@@ -155,15 +205,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress.update(len(rows), sum(r["error"] is not None for r in rows))
         sink.finish()
     except KeyboardInterrupt:
-        sink.flush()
-        progress.summary.interrupted = True
-        code = 130
-    except ValueError as e:  # e.g. a list file without the path column, met while enumerating
-        sink.flush()
+        code = _flush_on_exit(sink, 130)
+        progress.summary.interrupted = code == 130
+    except OutputError as e:  # disk full, quota: what is written stays; rerun to resume
+        sink.close()
         progress.close()
-        return fail(str(e))
+        print(f"error: {e.strerror}; what was written before stays, rerun to resume", file=sys.stderr)
+        return 3
+    except ValueError as e:  # e.g. a list file without the path column, met while enumerating
+        code = _flush_on_exit(sink, 2)
+        progress.close()
+        return fail(str(e)) if code == 2 else code
     finally:
         signal.signal(signal.SIGTERM, old)
+        sink.close()
     summary = progress.close()
     summary.not_images = skipped.not_images
     if isinstance(sink, PrintedResults):
@@ -172,7 +227,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(summary.line(args.out), file=sys.stderr)
     if code:
         return code
-    return 1 if summary.failed else 0
+    return 1 if sink.errors_left else 0
+
+
+def _flush_on_exit(sink: Any, code: int) -> int:
+    """Write the buffered rows before stopping: `code`, or 3 (with an `error:` line) when that fails."""
+    from declip_core.scoring.sink import OutputError
+
+    try:
+        sink.flush()
+    except OutputError as e:
+        print(f"error: {e.strerror}", file=sys.stderr)
+        return 3
+    return code
 
 
 if __name__ == "__main__":

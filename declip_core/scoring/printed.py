@@ -20,7 +20,7 @@ class PrintedResults:
     """columns: the Scorer's columns (path, metrics, attributes, perceptual, error); as_json: JSON, else a table."""
 
     def __init__(self, columns: Sequence[str], metrics: Sequence[str], as_json: bool = False) -> None:
-        self.columns = [c for c in columns if c not in ("path", "error")]
+        self.columns = [c for c in columns if c not in ("path", "path_raw", "error")]
         self.metrics = list(metrics)
         self.as_json = as_json
         self.rows: list[dict[str, Any]] = []
@@ -36,6 +36,9 @@ class PrintedResults:
 
     def finish(self) -> None:
         """Nothing to finish: rows are printed at the end."""
+
+    def close(self) -> None:
+        """Nothing to release (no file, no lock)."""
 
     def report(self, not_images: int) -> str:
         """The JSON object or the table (with a footer of counts and the errors, one per line)."""

@@ -36,16 +36,26 @@ def import_ray() -> Any:
     return ray
 
 
+# Ray's usage-stats switches are environment variables only (RAY_USAGE_STATS_ENABLED, read by the usage
+# reporter that also probes cloud-metadata addresses; RAY_DATA_USAGE_DISABLED for Ray Data's collector):
+# they are set for the worker processes this engine's jobs start (runtime_env), never in this process.
+NO_TELEMETRY = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DATA_USAGE_DISABLED": "1"}
+
+
 def init_ray(num_cpus: int, num_gpus: int = 0, object_store_mb: int = 256) -> Any:
-    """Connect to RAY_ADDRESS when set (a cluster), else start a small local Ray (no dashboard)."""
+    """Connect to RAY_ADDRESS when set (a cluster), else start a small local Ray (no dashboard). The job's
+    workers run with usage stats and Ray Data's usage collection off (NO_TELEMETRY, via runtime_env).
+    The head processes that `ray.init` starts for a local Ray inherit this process's environment: run
+    `ray disable-usage-stats` once (or export RAY_USAGE_STATS_ENABLED=0) to keep their reporter off too."""
     ray = import_ray()
     if ray.is_initialized():
         return ray
+    runtime_env = {"env_vars": dict(NO_TELEMETRY)}
     if os.environ.get("RAY_ADDRESS"):
-        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False)
+        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False, runtime_env=runtime_env)
     else:
         ray.init(num_cpus=num_cpus, num_gpus=num_gpus or None, object_store_memory=object_store_mb << 20,
-                 include_dashboard=False, log_to_driver=False)
+                 include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
     return ray
 
 
@@ -61,12 +71,14 @@ class ScoreActor:
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
 
+        from declip_core.scoring.sink import storable_rows, with_path_raw
+
         idx = batch.column("index").to_pylist()
-        paths = batch.column("path").to_pylist()
+        paths = [os.fsdecode(p) for p in batch.column("path").to_pylist()]  # raw bytes: any file name
         data = batch.column("data").to_pylist() if "data" in batch.column_names else [None] * len(paths)
         src = [(i, EncodedImage(p, d) if d is not None else p) for i, p, d in zip(idx, paths, data)]
-        rows = self.scorer.score_sources(src)
-        table = pa.Table.from_pylist(rows, schema=self.schema)
+        rows = storable_rows(self.scorer.score_sources(src))
+        table = pa.Table.from_pylist(rows, schema=with_path_raw(self.schema))
         return table.add_column(0, "index", pa.array(idx, pa.int64()))
 
 
@@ -77,7 +89,7 @@ def _blocks(wave: list[tuple[int, Source]], rows_per_block: int) -> list[Any]:
     for k in range(0, len(wave), rows_per_block):
         chunk = wave[k : k + rows_per_block]
         cols: dict[str, Any] = {"index": pa.array([i for i, _ in chunk], pa.int64()),
-                                "path": pa.array([source_key(s, i) for i, s in chunk], pa.string())}
+                                "path": pa.array([os.fsencode(source_key(s, i)) for i, s in chunk], pa.binary())}
         if any(isinstance(s, EncodedImage) for _, s in chunk):
             cols["data"] = pa.array([s.data if isinstance(s, EncodedImage) else None for _, s in chunk], pa.binary())
         out.append(pa.table(cols))

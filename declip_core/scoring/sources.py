@@ -7,8 +7,8 @@ An input spec is one of:
 * a glob (`photos/**/*.jpg`, expanded lazily by `glob.iglob(recursive=True)`);
 * a list file: `.txt`/`.lst` (one path per line; blank lines and `#` comments ignored), `.csv`/`.tsv`
   (the column `path_column`), `.parquet` (the column `path_column`, read one record batch at a time);
-* `hf:<folder>`: a Hugging Face `datasets` image folder (`load_dataset("imagefolder", data_dir=...,
-  streaming=True)`, images not decoded by `datasets`: their files are read by the scorer);
+* `hf:<folder>`: a Hugging Face `datasets` image folder (its `imagefolder` builder, streamed, offline;
+  images not decoded by `datasets`: their files are read by the scorer);
 * anything else: one image path, kept whatever it is (a missing file becomes an error row).
 
 Paths are yielded as given (list files: as written in the file; relative paths are relative to the
@@ -21,7 +21,7 @@ import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from declip_core.embed import EncodedImage
 
@@ -62,7 +62,9 @@ def _walk(folder: str, exts: frozenset[str], skipped: Skipped) -> Iterator[str]:
 
 
 def _lines(path: str) -> Iterator[str]:
-    with open(path, encoding="utf-8") as fh:
+    # bytes that are not UTF-8 (a file name in another encoding) pass through as surrogates: os.fsencode
+    # gives the raw bytes back, so any POSIX file name can be listed
+    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
         for line in fh:
             s = line.strip()
             if s and not s.startswith("#"):
@@ -92,6 +94,18 @@ def _parquet(path: str, column: str) -> Iterator[str]:
                 yield str(v)
 
 
+def _imagefolder_stream(folder: str) -> Any:
+    """The `datasets` image-folder builder over a local folder, streamed, with no network: built directly
+    rather than through `load_dataset`, whose module factory pings a download counter on the Hub (only
+    environment variables turn that off, and library code does not set them)."""
+    from datasets.data_files import DataFilesDict, get_data_patterns
+    from datasets.packaged_modules.imagefolder.imagefolder import ImageFolder
+
+    base = Path(folder).expanduser().resolve().as_posix()
+    files = DataFilesDict.from_patterns(get_data_patterns(base), base_path=base)
+    return ImageFolder(data_files=files, dataset_name="imagefolder").as_streaming_dataset(split="train")
+
+
 def _hf_imagefolder(folder: str, image_column: str = "image") -> Iterator[str | EncodedImage]:
     try:
         import datasets
@@ -100,8 +114,7 @@ def _hf_imagefolder(folder: str, image_column: str = "image") -> Iterator[str | 
                          "(pip install 'declip[train]' or pip install datasets)") from None
     if not Path(folder).is_dir():
         raise ValueError(f"hf:{folder}: not a folder")
-    ds = datasets.load_dataset("imagefolder", data_dir=folder, split="train", streaming=True)
-    ds = ds.cast_column(image_column, datasets.Image(decode=False))
+    ds = _imagefolder_stream(folder).cast_column(image_column, datasets.Image(decode=False))
     for i, ex in enumerate(ds):
         im = ex[image_column]
         if im.get("bytes") is not None:
