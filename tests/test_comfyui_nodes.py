@@ -13,6 +13,7 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -642,7 +643,6 @@ def test_tiny_images_get_a_warning(declip, side: int) -> None:
 
 def test_readme_example_is_what_the_node_shows(lite_declip) -> None:
     """The score text quoted in comfyui_nodes/README.md is the node's text for the sample photo (run here)."""
-    import numpy as np
 
     readme = (PACK / "README.md").read_text()
     block = re.search(r"<!-- example: (\S+) -->\n```\n(.*?)\n```", readme, flags=re.DOTALL)
@@ -762,3 +762,17 @@ def test_quality_score_gives_a_mask_of_the_bad_region(lite_declip) -> None:
     flat = DeCLIPQualityScore().score(img, lite_declip, "aes", "default")
     s = torch.tensor(flat["ui"]["scores"])
     torch.testing.assert_close(flat["result"][2], (1 - s)[:, None, None].expand(-1, 256, 256))
+
+
+def test_best_of_n_on_aes_keeps_the_clean_image(lite_declip) -> None:
+    """Best of N on `aes` (the shipped aesthetic head) keeps the clean photo over its damaged copies (noise,
+    JPEG, blur, darkening), in ComfyUI's IMAGE format."""
+    from declip_core.samples import sample_path
+    from declip_core.training.data.distortions import apply_distortion
+
+    with Image.open(sample_path("chelsea")) as im:
+        rgb = np.asarray(im.convert("RGB").resize((384, 384)))
+    copies = [apply_distortion(rgb, t, 4) for t in ("white_noise", "jpeg", "gaussian_blur", "darken")]
+    img = torch.from_numpy(np.stack([copies[0], copies[1], rgb, copies[2], copies[3]])).float() / 255.0
+    out = DeCLIPBestOfN().select(img, lite_declip, "aes", "default", 1)
+    assert out["result"][2] == [2], out["result"][3]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import signal
 import sys
 from typing import Any, Iterator, Sequence
@@ -40,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--path-column", default="path", help="column of .csv/.tsv/.parquet lists (default path)")
     ap.add_argument("--attributes", action="store_true", help="also the per-attribute scores (<metric>_<attr>)")
     ap.add_argument("--embedding", action="store_true", help="also the perceptual embedding (list column)")
+    ap.add_argument("--map", default=None, metavar="DIR",
+                    help="also write each image's declip_tech quality map into DIR: a 16-bit greyscale PNG of G x G "
+                         "regions (7 x 7 with the shipped head; 65535 = score 1), named <file stem>-<8 hex>.png "
+                         "(local engine)")
     ap.add_argument("--declip", default=None, help="DeCLIP checkpoint file/folder/tag (default lite)")
     ap.add_argument("--checkpoint", action="append", default=[], metavar="[METRIC=]PATH",
                     help="head checkpoint file/folder/tag (default lite-<metric>); METRIC=PATH with several metrics")
@@ -88,8 +93,6 @@ def _pending(inputs: Iterator[Source], done: Any, progress: Any) -> Iterator[Sou
 
 def _bad_setting(args: argparse.Namespace) -> str | None:
     """The first unusable setting, named, or None: checked before any model is loaded or file written."""
-    import os
-
     from declip_core.scoring.sink import output_format
 
     checks = [(args.batch_size >= 1, "--batch-size must be >= 1"), (args.workers >= 0, "--workers must be >= 0"),
@@ -101,6 +104,12 @@ def _bad_setting(args: argparse.Namespace) -> str | None:
     for ok, msg in checks:
         if not ok:
             return msg
+    if args.map is not None and args.engine != "local":
+        return "--map writes files from this process: use --engine local"
+    if args.map is not None and os.path.exists(args.map) and not os.path.isdir(args.map):
+        return f"--map {args.map}: is a file; name a folder"
+    if args.out is None or args.out == "-":  # printed results: no file to check
+        return None
     if os.path.isdir(args.out):
         return f"--out {args.out}: is a folder; name the results file (e.g. {os.path.join(args.out, 'results.parquet')})"
     try:
@@ -109,6 +118,23 @@ def _bad_setting(args: argparse.Namespace) -> str | None:
     except ValueError as e:
         return str(e)
     return None
+
+
+def write_maps(rows: list[dict[str, Any]], folder: str) -> None:
+    """Take each row's quality map (the Scorer's `_map`, (G, G) float in 0..1) out of the row and write it to
+    `folder` as a 16-bit greyscale PNG (0..65535), named after the input: <stem>-<8 hex of sha1(path)>.png."""
+    import hashlib
+
+    import numpy as np
+    from PIL import Image
+
+    for r in rows:
+        m = r.pop("_map", None)
+        if m is None:
+            continue
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in os.path.splitext(os.path.basename(r["path"]))[0])
+        name = f"{stem[:80]}-{hashlib.sha1(r['path'].encode('utf-8', 'surrogateescape')).hexdigest()[:8]}.png"
+        Image.fromarray(np.round(np.clip(m, 0.0, 1.0) * 65535).astype(np.uint16)).save(os.path.join(folder, name))
 
 
 def _sigterm(signum: int, frame: Any) -> None:
@@ -156,6 +182,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  device=device, attributes=args.attributes, embedding=args.embedding,
                                  precision=args.precision, max_pixels=args.max_pixels)
         scorer = make()
+        if args.map is not None:
+            if "tech" not in scorer.models or not scorer.models["tech"].has_map:
+                return fail("--map needs the tech metric with a head that has a quality map (the shipped lite-tech)")
+            scorer.maps = True
+            os.makedirs(args.map, exist_ok=True)
         if printed:
             sink = PrintedResults(scorer.columns(), scorer.metrics, as_json=args.json)
             done = sink.done()
@@ -201,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = 0
     try:
         for rows in batches:
+            if args.map is not None:
+                write_maps(rows, args.map)
             sink.write(rows)
             progress.update(len(rows), sum(r["error"] is not None for r in rows))
         sink.finish()

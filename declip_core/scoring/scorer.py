@@ -43,6 +43,7 @@ class Scorer:
         self.models = dict(models)
         self.declip = next(iter(models.values())).declip
         self.attributes, self.embedding, self.precision, self.max_pixels = attributes, embedding, precision, max_pixels
+        self.maps = False  # declip-score --map: rows get `_map`, the tech quality map (G, G), taken out before writing
         self.views: list[ViewPolicy] = []
         self.view_of: dict[str, int] = {}
         for name, m in self.models.items():
@@ -108,6 +109,10 @@ class Scorer:
                 scores = mean_over_views(m.score_embedded(f, p, g).double(), sizes)  # (len(ok),)
                 for j, s in zip(ok, scores.tolist()):
                     rows[j][name] = s
+                if self.maps and name == "tech" and m.has_map:  # one view per input: (len(ok), G, G)
+                    maps = m._map_of(f.view(len(ok), 1, -1), g.view(len(ok), 1, *g.shape[1:])).numpy()
+                    for j, mp in zip(ok, maps):
+                        rows[j]["_map"] = mp
                 if self.attributes:
                     probs = mean_over_views(m.attribute_probs_embedded(f, p).double(), sizes)  # (len(ok), A)
                     for j, pr in zip(ok, probs.tolist()):
