@@ -76,8 +76,7 @@ def child(metric: str, listing: str, repeat: int) -> None:
             if errors:
                 raise RuntimeError(f"{_HERE}: {errors}")
     else:
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        from brisque_compat import CompatBRISQUE
+        from brisque_compat import CompatBRISQUE  # benchmarks/ is on the path: this file runs as a script
 
         b = CompatBRISQUE()
 
@@ -121,7 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     if a._child:
         child(a._child[0], a._child[1], a.repeat)
         return 0
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_iqa import machine_line
 
     machine = machine_line()

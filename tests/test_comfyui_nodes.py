@@ -446,7 +446,8 @@ def _scores(declip, images, head: str = "zeroshot") -> list[float]:
 
 def test_quality_node_zero_shot(declip) -> None:
     out = DeCLIPQualityScore().score(_image(2), declip, "tech", "zeroshot")
-    score, summary = out["result"]
+    score, summary, mask = out["result"]
+    assert mask.shape == (2, 40, 48)  # no map with the zero-shot head: a uniform 1 - score
     assert isinstance(score, float) and 0.0 <= score <= 1.0
     assert summary.startswith("DeCLIP technical quality, head zeroshot\nscores 0..1, higher is better\n")
     assert "image 0: " in summary and "image 1: " in summary and "mean: " in summary

@@ -55,5 +55,5 @@ def test_shared_constants_are_the_ones_used():
     assert tuple(PROMPTS) == C.METRICS and tuple(PROMPTS["tech"]) == C.ATTRIBUTES
     assert quality.METRICS is C.METRICS and quality.HEAD_KIND == C.HEAD_KIND
     assert (QualityModel.score_range, QualityModel.lower_better) == (C.SCORE_RANGE, C.LOWER_BETTER)
-    assert set(CONFIGS) == {f"declip_{n}" for n in C.METRICS + C.ATTRIBUTES}
+    assert set(CONFIGS) == {f"declip_{n}" for n in C.METRICS + C.ATTRIBUTES + C.AES_ATTRIBUTES}
     assert all(c["score_range"] == "0, 1" and c["lower_better"] is False for c in CONFIGS.values())

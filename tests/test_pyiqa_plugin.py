@@ -18,7 +18,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 NAMES = ("declip_tech", "declip_aes", "declip_sharpness", "declip_noise", "declip_exposure", "declip_colour",
-         "declip_contrast", "declip_compression")
+         "declip_contrast", "declip_compression", "declip_composition", "declip_lighting", "declip_colour_harmony")
 
 
 def random_lite_checkpoints(folder: Path) -> dict[str, Path]:

@@ -76,7 +76,7 @@ def _stuck_decode(source, cfg, views, max_pixels):  # module level: picklable fo
 
 def test_watchdog_turns_a_stuck_decoder_into_an_error_row(tmp_path: Path) -> None:
     from declip_core.embed import decode_stream
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     rng = np.random.default_rng(1)
     files = []

@@ -24,6 +24,7 @@ class PrintedResults:
         self.metrics = list(metrics)
         self.as_json = as_json
         self.rows: list[dict[str, Any]] = []
+        self.set_aside: list = []  # ResultSink's corrupt parts: none here (nothing is read back)
 
     def done(self) -> DoneSet:
         return DoneSet()  # nothing to resume: every input is scored
@@ -36,6 +37,11 @@ class PrintedResults:
 
     def finish(self) -> None:
         """Nothing to finish: rows are printed at the end."""
+
+    @property
+    def errors_left(self) -> bool:
+        """Whether some input could not be scored (the exit status says so, as with ResultSink)."""
+        return any(r["error"] is not None for r in self.rows)
 
     def close(self) -> None:
         """Nothing to release (no file, no lock)."""

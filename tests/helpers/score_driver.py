@@ -16,7 +16,7 @@ import time
 def tiny_build(metrics, **kw):
     from declip_core.iqa import create_quality_model
     from declip_core.scoring.scorer import Scorer
-    from declip_core.training.testing import tiny_declip
+    from declip_core.testing import tiny_declip
 
     dc = tiny_declip()
     models = {m: create_quality_model(m, head="zeroshot", declip=dc) for m in dict.fromkeys(metrics)}

@@ -108,7 +108,6 @@ def _run(a: argparse.Namespace) -> int:
     from declip_core.training.data_root import data_root
     import numpy as np
     import torch
-    from PIL import Image
 
     from declip_core.array_cache import ShardedArrayCache
     from declip_core.inference import freeze, load_declip
@@ -157,8 +156,7 @@ def _run(a: argparse.Namespace) -> int:
     t0 = time.time()
 
     def crop_rgb(c: str) -> np.ndarray:
-        with Image.open(crops[c]) as im:
-            return np.asarray(im.convert("RGB"))
+        return load_rgb_array(crops[c])
 
     vals = {p: resize_short(load_rgb_array(f), a.val_short) for p, f in val_files.items()}
     vx = encode_items(dc, views, vitems, vals.__getitem__, cache, log, "validation")
