@@ -4,7 +4,7 @@ same image at 0.5x and 2x.
 
     python benchmarks/bench_coverage.py [--data DIR] [--collection photos-v2] [--split test] [--short 512]
                                         [--types gaussian_blur white_noise jpeg darken] [--checkpoint TAG_OR_PATH]
-                                        [--niqe-params FILE] [--score-cache DIR] [--out docs/benchmarks/coverage_benchmark.md]
+                                        [--niqe-params {data}/niqe/niqe_pris_params.npz] [--score-cache DIR] [--out docs/benchmarks/coverage_benchmark.md]
 
 Images: every kept photo of the split (default `test`: never trained on, never used to choose anything), the
 whole frame resized so its shorter side is --short px. Ladders: per photo and type, levels 0..5 of the
@@ -103,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--kinds", nargs="+", default=list(REGION_KINDS))
     ap.add_argument("--declip", default="lite")
     ap.add_argument("--checkpoint", default=None, help="tech head tag or file (default: the shipped lite-tech)")
-    ap.add_argument("--niqe-params", default=str(ROOT / "runs" / "niqe" / "niqe_pris_params.npz"))
+    ap.add_argument("--niqe-params", default="{data}/niqe/niqe_pris_params.npz",
+                    help="NIQE pristine parameters (`python benchmarks/niqe_params.py` writes them; NIQE is reported "
+                         "missing when absent)")
     ap.add_argument("--score-cache", default=None, help="folder caching the classical metrics' scores")
     ap.add_argument("--no-classical", action="store_true", help="declip_tech only")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "coverage_benchmark.md"))
@@ -119,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from declip_core.training.view_choice import resize_short
 
     machine = machine_line()
+    a.niqe_params = a.niqe_params.replace("{data}", str(data_root(a.data)))
     files = photo_files(data_root(a.data) / a.collection, [a.split])
     if not files:
         raise SystemExit(f"{_HERE}: no kept photos of split {a.split!r} in {data_root(a.data) / a.collection}")
