@@ -212,10 +212,14 @@ def declip_scorer(model: object, batch_size: int = 16) -> Scorer:
     import torch
 
     def score(images: Sequence[np.ndarray]) -> np.ndarray:
-        out = []
+        out, i = [], 0
         with torch.inference_mode():
-            for i in range(0, len(images), batch_size):
-                out.append(model(_to_tensor(images[i:i + batch_size])).float().numpy())  # type: ignore[operator]
+            while i < len(images):  # batches of up to batch_size consecutive images of one shape
+                j = i + 1
+                while j < len(images) and j - i < batch_size and images[j].shape == images[i].shape:
+                    j += 1
+                out.append(model(_to_tensor(images[i:j])).float().numpy())  # type: ignore[operator]
+                i = j
         return np.concatenate(out)
 
     return score
