@@ -239,36 +239,40 @@ class SharedDeclip:
         self._views: list = []
 
     def _embedded(self, images: Sequence[np.ndarray]) -> list:
+        """Per batch (features (B, K, D), perceptual (B, K, P), per-cell features (B, K, C, D) or None)."""
         import torch
 
         if self._key != id(images):
             self._views = []
             with torch.inference_mode():
-                for i in range(0, len(images), self.batch_size):
-                    v = self.model.make_views(_to_tensor(images[i:i + self.batch_size]))  # type: ignore[attr-defined]
-                    if v.shape[1] > 1 and torch.equal(v, v[:, :1].expand_as(v)):
-                        # all views identical (an image no larger than the crop): embed one, same result
-                        f, p = self.model._embed_views(v[:, :1])  # type: ignore[attr-defined]
-                        self._views.append((f.expand(-1, v.shape[1], -1), p.expand(-1, v.shape[1], -1)))
-                    else:
-                        # (B, K, D), (B, K, P)
-                        self._views.append(self.model._embed_views(v))  # type: ignore[attr-defined]
+                i = 0
+                while i < len(images):  # batches of consecutive images of one shape
+                    j = i + 1
+                    while j < len(images) and j - i < self.batch_size and images[j].shape == images[i].shape:
+                        j += 1
+                    v = self.model.make_views(_to_tensor(images[i:j]))  # type: ignore[attr-defined]
+                    self._views.append(self.model._embed_views_grid(v))  # type: ignore[attr-defined]
+                    i = j
             self._key = id(images)
         return self._views
 
+    @staticmethod
+    def _flat(g):
+        return g.flatten(0, 1) if g is not None else None
+
     def _head(self, score, images: Sequence[np.ndarray]) -> np.ndarray:
-        """score(features (N, D), perceptual (N, P)) -> (N,), averaged over each image's views."""
+        """score(features (N, D), perceptual (N, P), grid (N, C, D) or None) -> (N,), averaged over each image's views."""
         import torch
 
         with torch.inference_mode():
-            return np.concatenate([score(f.flatten(0, 1), p.flatten(0, 1)).view(p.shape[0], p.shape[1]).mean(1)
-                                   .float().numpy() for f, p in self._embedded(images)])
+            return np.concatenate([score(f.flatten(0, 1), p.flatten(0, 1), self._flat(g)).view(p.shape[0], p.shape[1])
+                                   .mean(1).float().numpy() for f, p, g in self._embedded(images)])
 
     def default(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return self._head(self.model.score_embedded, images)  # type: ignore[attr-defined]
 
     def zero_shot(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self._head(lambda f, p: self.zeroshot(p), images)
+        return self._head(lambda f, p, g: self.zeroshot(p), images)
 
     def attributes(self, images: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         """attribute -> (N,) P(good) of the model's attribute head, averaged over views."""
@@ -279,7 +283,7 @@ class SharedDeclip:
             probs = np.concatenate([self.model.attribute_probs_embedded(  # type: ignore[attr-defined]
                                         f.flatten(0, 1), p.flatten(0, 1))
                                     .view(p.shape[0], p.shape[1], -1).mean(1).numpy()
-                                    for f, p in self._embedded(images)])
+                                    for f, p, _ in self._embedded(images)])
         return {a: probs[:, j] for j, a in enumerate(ah.attributes)}
 
 

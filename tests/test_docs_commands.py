@@ -82,7 +82,7 @@ def test_demo_summary_matches_readme_and_iqa_md():
     assert f"`make demo`: {n} of {total} clean samples above all their copies" in README
     iqa = (ROOT / "docs" / "iqa.md").read_text()
     assert f"`make demo` {total} of {total}: **missed, {n} of {total}**" in iqa
-    para = iqa[iqa.index("`make demo` with v4"):]
+    para = iqa[iqa.index("`make demo` with v5"):]
     para = para[:para.index("\n\n")]
     passed = re.findall(r"CHECK (\w+): clean tech [0-9.]+ above all", r.stdout)
     assert len(passed) == n and (", ".join(passed[:-1]) + f" and {passed[-1]} pass") in para
