@@ -16,7 +16,8 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ from scipy.stats import spearmanr
 from declip_core.training.data.manifest import Row
 from declip_core.inference import DeCLIP
 from declip_core.iqa.heads import RegressionHead, ZeroShotHead
-from declip_core.iqa.model import QualityModel, zero_shot_head
+from declip_core.iqa.model import QualityModel, save_quality_head, zero_shot_head
 from declip_core.views import ViewPolicy, make_views
 from declip_core.training.quality_fit import (TECH_ATTRIBUTES, FeatureFitConfig, FitConfig, Ladders,
                                               attribute_family, attribute_targets, fit_attribute_head,
@@ -304,3 +305,16 @@ def train_heads(declip: DeCLIP, rows: Sequence[Row], perceptual: torch.Tensor, v
     out["aes"] = HeadChoice("aes", QualityModel(declip, "aes", a_heads[a_chosen], attr_head, a_chosen).eval(),
                             a_scores, a_chosen, av)
     return out
+
+
+def write_head_run(out: Path, model: QualityModel, report: dict, training: str, description: str,
+                   log: Callable[[str], None]) -> Path:
+    """Save a trained head as <out>/iqa-<metric>.safetensors (its `.json` sidecar holds the command, the report as
+    `validation` and the description that ship_weights puts in the weight tag) and the report as
+    <out>/<metric>_report.json; returns the checkpoint path."""
+    path = save_quality_head(out / f"iqa-{model.metric}.safetensors", model,
+                             extra={"training": training, "validation": report, "description": description})
+    rep = out / f"{model.metric}_report.json"
+    rep.write_text(json.dumps(report, indent=2))
+    log(f"wrote {path} and {rep}")
+    return path

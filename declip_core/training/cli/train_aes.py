@@ -87,13 +87,14 @@ def _run(a: argparse.Namespace) -> int:
     from declip_core.constants import AES_ATTRIBUTES
     from declip_core.inference import freeze, load_declip
     from declip_core.iqa.heads import FeatureAttributeHead
-    from declip_core.iqa.model import QualityModel, default_views, save_quality_head
+    from declip_core.iqa.model import QualityModel, default_views
     from declip_core.training.aesthetic_head import (aesthetic_ladders, aesthetic_pairs, attribute_pairs,
                                                      attribute_targets, pair_accuracy, plan_items)
     from declip_core.training.config import FeatureFitConfig
     from declip_core.training.data.aesthetic_edits import AESTHETIC_EDITS
     from declip_core.training.data.distortions import DISTORTIONS
     from declip_core.training.data.photos.files import photo_files
+    from declip_core.training.quality_heads import write_head_run
     from declip_core.training.quality_fit import fit_feature_attribute_head, fit_feature_head
     from declip_core.training.ranking import within_group_summary
 
@@ -172,13 +173,10 @@ def _run(a: argparse.Namespace) -> int:
         log(f"attribute {g}: validation SRCC over its own edits {r['srcc']:.3f}")
     model = freeze(QualityModel(dc, "aes", head, attr.eval(), "features", views))
     report["seconds_total"] = round(time.time() - t0, 1)
-    path = save_quality_head(out / "iqa-aes.safetensors", model, extra={
-        "training": "python training/train_aes.py (declip_core.training.cli.train_aes)", "validation": report,
-        "description": "declip_aes default head (features of the whole frame), trained on ranking pairs of graded "
-                       "composition, lighting and colour edits and technical damage of curated photographs "
-                       "(no human ratings)"})
-    (out / "aes_report.json").write_text(json.dumps(report, indent=2))
-    log(f"wrote {path} and {out / 'aes_report.json'}")
+    write_head_run(out, model, report, "python training/train_aes.py (declip_core.training.cli.train_aes)",
+                   "declip_aes default head (features of the whole frame), trained on ranking pairs of graded "
+                   "composition, lighting and colour edits and technical damage of curated photographs "
+                   "(no human ratings)", log)
     return 0
 
 

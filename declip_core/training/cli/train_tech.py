@@ -112,14 +112,14 @@ def _run(a: argparse.Namespace) -> int:
     from declip_core.array_cache import ShardedArrayCache
     from declip_core.inference import freeze, load_declip
     from declip_core.io import load_rgb_array
-    from declip_core.iqa.model import QualityModel, default_views, save_quality_head
+    from declip_core.iqa.model import QualityModel, default_views
     from declip_core.training.config import DEFAULT_HELDOUT_TYPES, FeatureFitConfig
     from declip_core.training.data.jsonl import jsonl_rows
     from declip_core.training.data.photos.files import photo_files
-    from declip_core.training.fragment_fit import grid_scores, fit_grid_head
+    from declip_core.training.fragment_fit import fit_grid_head, grid_scores
     from declip_core.training.quality_fit import (TECH_ATTRIBUTES, attribute_family, attribute_targets,
                                                   fit_feature_attribute_head)
-    from declip_core.training.quality_heads import attribute_validation
+    from declip_core.training.quality_heads import attribute_validation, write_head_run
     from declip_core.training.ranking import within_group_summary
     from declip_core.training.tech_data import plan_tech_items, tech_ladders
     from declip_core.training.view_choice import resize_short
@@ -215,13 +215,10 @@ def _run(a: argparse.Namespace) -> int:
     log(f"attributes (validation SRCC over each family's ladders among {VAL_TYPES}): {json.dumps(report['val_attributes'])}")
     model = freeze(QualityModel(dc, "tech", head, attr.eval(), "grid", views))
     report["seconds_total"] = round(time.time() - t0, 1)
-    path = save_quality_head(out / "iqa-tech.safetensors", model, extra={
-        "training": "python training/train_tech.py (declip_core.training.cli.train_tech)", "validation": report,
-        "description": "declip_tech default head (grid: 7 x 7 native 32-px fragments from every region, pooled, "
-                       "blended with a whole-view head), trained on uniform and region-limited severity ladders of "
-                       "colour and greyscale crops"})
-    (out / "tech_report.json").write_text(json.dumps(report, indent=2))
-    log(f"wrote {path} and {out / 'tech_report.json'}")
+    write_head_run(out, model, report, "python training/train_tech.py (declip_core.training.cli.train_tech)",
+                   "declip_tech default head (grid: 7 x 7 native 32-px fragments from every region, pooled, "
+                   "blended with a whole-view head), trained on uniform and region-limited severity ladders of "
+                   "colour and greyscale crops", log)
     return 0
 
 
