@@ -89,13 +89,12 @@ class DeCLIP(nn.Module):
         the projector input as `features`, and per-cell features of a G x G grid of CELL-px cells
         (G = S // CELL; declip_core.backbones.base.local_features: 7 x 7 at 224 px). Needs the backbone's
         full feature vector (model features 'pooled+stats'); raises ValueError otherwise or for bad input."""
-        x = (as_images01(images01, name="DeCLIP images") if checked else images01).to(self._device())
-        x = self.backbone.normalize(x)
-        vec, local = encode_grid(self.backbone, x, max(1, x.shape[-1] // CELL))
         if self.disentangler.cfg.features != "pooled+stats":
             raise ValueError(f"per-cell features need a DeCLIP on 'pooled+stats' features, this one reads "
                              f"{self.disentangler.cfg.features!r}")
-        return vec, local
+        x = (as_images01(images01, name="DeCLIP images") if checked else images01).to(self._device())
+        x = self.backbone.normalize(x.to(self._param_dtype()))
+        return encode_grid(self.backbone, x, max(1, x.shape[-1] // CELL))
 
     def _features_normalised(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) already normalised for the backbone -> (B, D_in) projector input (the backbone runs

@@ -268,14 +268,19 @@ def test_case5_gradients_reach_pixels_at_0_and_1(loss_metric) -> None:
     x.requires_grad_(True)
     loss_metric(x).backward()
     assert (x.grad[bounds] != 0).float().mean() > 0.99  # was 0: torch.clamp's gradient there is zero
-    from declip_core.views import crop_boxes
+    from declip_core.views import crop_boxes, fragment_starts
 
-    views = loss_metric.net.model.views  # the shipped two-crop policy sees only its crops of a large image
+    views = loss_metric.net.model.views  # the shipped fragments (v5) see only their fragments of a large image
     for shape in ((1, 3, 224, 224), (1, 3, 384, 512)):
         black = torch.zeros(shape, requires_grad=True)
         loss_metric(black).backward()
         seen = torch.zeros(shape[-2:], dtype=torch.bool)
-        for t, l, c in crop_boxes(shape[2], shape[3], views):
+        if views.policy == "fragments":
+            f = min(views.side, shape[2], shape[3])
+            boxes = [(t, l, f) for t in fragment_starts(shape[2], views) for l in fragment_starts(shape[3], views)]
+        else:
+            boxes = crop_boxes(shape[2], shape[3], views)
+        for t, l, c in boxes:
             seen[t : t + c, l : l + c] = True
         g = black.grad[0].ne(0).any(dim=0)  # (H, W): some channel got gradient
         assert g[seen].float().mean() > 0.99  # was an all-zero gradient / 98 % zero

@@ -128,6 +128,36 @@ WORKFLOWS = [
         ("pos", "CONDITIONING", "apply", "conditioning"), ("adapter", "dp_adapter", "apply", "dp_adapter"),
         ("enc", "perceptual", "apply", "perceptual"), ("apply", "CONDITIONING", "ks", "positive"),
         ("dec", "IMAGE", "save", "images"), ("dec", "IMAGE", "score", "image"), ("declip", "declip", "score", "declip")]),
+    Workflow("DeCLIP - Redo the bad region (needs an SD checkpoint)", "redo_bad_region", [
+        N("note", "MarkdownNote", col=0, width=400, height=260, title="About this template",
+          text="## Redo only where the image is bad\n\n**DeCLIP Quality Score** (tech) gives a `quality_mask`: 1 where "
+               "the image is bad, from DeCLIP's 7 x 7 quality map. **Threshold Mask** keeps the worst regions, "
+               "**VAE Encode (for Inpainting)** masks them, and the sampler redraws only those. Load your image in "
+               "**Load Image**, describe it in the prompt, and pick an SD checkpoint (an inpainting one works best) "
+               "in **Load Checkpoint**. The second score node scores the result. No adapter needed."),
+        N("img", "LoadImage", {"image": "example.png"}, col=0, width=400),
+        N("ckpt", "CheckpointLoaderSimple", {"ckpt_name": SD_CHECKPOINT}, col=1, title="Load Checkpoint"),
+        N("pos", "CLIPTextEncode", {"text": "a cat, sharp photograph"}, col=1, title="CLIP Text Encode (Prompt)",
+          width=400),
+        N("neg", "CLIPTextEncode", {"text": "blurry, noisy"}, col=1, title="CLIP Text Encode (Negative)", width=400),
+        N("declip", "DeCLIPLoader", {"declip_name": "lite"}, col=1),
+        N("score", "DeCLIPQualityScore", {"metric": "tech", "head": "default"}, col=2, width=420,
+          title="DeCLIP Quality Score (before)"),
+        N("thr", "ThresholdMask", {"value": 0.5}, col=2),
+        N("enc", "VAEEncodeForInpaint", {"grow_mask_by": 16}, col=2),
+        N("ks", "KSampler", {"seed": 42, "steps": 20, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal",
+                             "denoise": 1.0}, col=3),
+        N("dec", "VAEDecode", {}, col=3),
+        N("save", "SaveImage", {"filename_prefix": "DeCLIP_redone"}, col=4, width=360),
+        N("after", "DeCLIPQualityScore", {"metric": "tech", "head": "default"}, col=4, width=420,
+          title="DeCLIP Quality Score (after)"),
+    ], [("img", "IMAGE", "score", "image"), ("declip", "declip", "score", "declip"),
+        ("score", "quality_mask", "thr", "mask"), ("img", "IMAGE", "enc", "pixels"), ("ckpt", "VAE", "enc", "vae"),
+        ("thr", "MASK", "enc", "mask"), ("ckpt", "CLIP", "pos", "clip"), ("ckpt", "CLIP", "neg", "clip"),
+        ("ckpt", "MODEL", "ks", "model"), ("pos", "CONDITIONING", "ks", "positive"),
+        ("neg", "CONDITIONING", "ks", "negative"), ("enc", "LATENT", "ks", "latent_image"),
+        ("ks", "LATENT", "dec", "samples"), ("ckpt", "VAE", "dec", "vae"), ("dec", "IMAGE", "save", "images"),
+        ("dec", "IMAGE", "after", "image"), ("declip", "declip", "after", "declip")]),
 ]
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}

@@ -224,6 +224,16 @@ def test_best_of_n_template_keeps_the_best_sample(server: ComfyServer) -> None:
     np.testing.assert_array_equal(kept, sample)  # the saved image is the best-scoring sample
 
 
+def test_redo_bad_region_template_inpaints_where_the_mask_says(server: ComfyServer) -> None:
+    """The template's Quality Score `quality_mask` (1 = bad) drives Threshold Mask and VAE Encode (for
+    Inpainting); the redrawn image is saved and scored again."""
+    graph = _tiny(_api("redo_bad_region"))
+    entry = server.run(graph)
+    _image(server, entry)  # exactly one saved image
+    texts = [v["text"][0] for v in entry["outputs"].values() if "text" in v]
+    assert len(texts) == 2 and all("technical quality" in t for t in texts)
+
+
 def test_adapter_of_another_declip_is_refused(server: ComfyServer) -> None:
     """An adapter trained on another DeCLIP checkpoint of the same width: a clear error, not silent misuse."""
     graph = _tiny(_api("perceptual_phrase"))
