@@ -15,7 +15,9 @@ QUICK = ROOT / "training" / "configs" / "quick.yaml"
 
 
 def _env():
-    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    # unbuffered: the test sends SIGINT when it reads a line, so the line must arrive when it is printed
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1"}
 
 
 def _cmd(tmp_path):
