@@ -681,7 +681,7 @@ def test_frontend_extension_is_served_and_matches_python() -> None:
 # --- templates ----------------------------------------------------------------------------------
 
 CORE_NODES = {"CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage",
-              "PreviewImage", "LoadImage"}
+              "PreviewImage", "LoadImage", "ThresholdMask", "VAEEncodeForInpaint"}
 VIRTUAL = {"Note", "MarkdownNote"}
 TITLE_BAR = 30  # litegraph draws the title above a node's pos
 
@@ -689,7 +689,7 @@ TITLE_BAR = 30  # litegraph draws the title above a node's pos
 def test_template_folder_holds_only_ui_workflows_with_thumbnails() -> None:
     files = sorted(p.name for p in TEMPLATES.iterdir())
     stems = {p.stem for p in TEMPLATES.glob("*.json")}
-    assert len(stems) == 4 and files == sorted([f"{s}.json" for s in stems] + [f"{s}.jpg" for s in stems])
+    assert len(stems) == 5 and files == sorted([f"{s}.json" for s in stems] + [f"{s}.jpg" for s in stems])
     assert all(s.startswith("DeCLIP - ") for s in stems)
     assert not (PACK / "workflows").exists()  # the old folder ComfyUI also scans
     for s in stems:

@@ -36,7 +36,10 @@ def test_bare_train_prints_the_plan_and_does_not_start(tmp_path):
 
 def _interrupt_after(cmd, cwd, marker: str) -> subprocess.CompletedProcess:
     """Start cmd, send SIGINT once a stdout line contains marker, return the finished process's output."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=_env())
+    # SIGINT's default restored in the child: a background job of a shell without job control (as CI may run
+    # this) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=_env(),
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in p.stdout:
         seen.append(line)
