@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench_iqa import Metric, brisque_scorer, declip_scorer, machine_line  # noqa: E402
+from bench_iqa import Metric, brisque_scorer, declip_scorer, machine_line, write_report  # noqa: E402
 
 from declip_core.io import load_rgb_array  # noqa: E402
 from declip_core.training.aesthetic_head import AesItem, aesthetic_ladders, aesthetic_pairs, pair_accuracy, plan_items, render_item  # noqa: E402
@@ -134,9 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{a.short} px; {len(images)} images: per photo the original, {len(AESTHETIC_EDITS)} edits x 3 strengths "
             f"and {len(DISTORTIONS)} distortion types x levels 3..5. Pair accuracy = share of pairs in which the "
             "original scores higher (ties 0.5); higher is better for every metric (BRISQUE negated).\n\n" + md + "\n")
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(text)
-    print(f"wrote {a.out}")
+    write_report(a.out, text)
     return 0
 
 

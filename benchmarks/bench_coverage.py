@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench_iqa import (Metric, ScoreCache, brisque_scorer, declip_scorer, machine_line, niqe_scorer,  # noqa: E402
-                       piqe_scorer)
+                       piqe_scorer, write_report)
 
 from declip_core.training.data.distortions import N_LEVELS, apply_distortion  # noqa: E402
 from declip_core.training.data.distortions.regions import REGION_KINDS, apply_region_distortion  # noqa: E402
@@ -173,9 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"whole frame, shorter side {a.short} px; types {', '.join(a.types)}; {len(groups)} ladders of levels 0..5. "
             "Cells: mean within-ladder SRCC / pooled 2AFC (higher = better; BRISQUE, PIQE, NIQE negated).\n\n"
             + "\n".join(lines) + "\n\n## The same images at 0.5x and 2x (declip_tech)\n\n" + "\n".join(scale) + "\n")
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(text)
-    print("\n" + text)
+    write_report(a.out, text)
     return 0
 
 

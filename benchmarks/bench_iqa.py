@@ -694,6 +694,13 @@ def machine_line() -> str:
     return f"{cpu}; {os.cpu_count()} logical cores; load average (1/5/15 min) {load}"
 
 
+def write_report(out: str | Path, text: str) -> None:
+    """Write a benchmark's markdown report (creating its folder) and print it."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text)
+    print("\n" + text)
+
+
 def previous_section(path: Path, heading: str) -> str | None:
     """The '## ...' section of an earlier report that starts with heading, if any."""
     if not path.is_file():
