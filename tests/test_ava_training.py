@@ -4,9 +4,6 @@ challenge id), images/<id>.jpg, aesthetics_image_lists/*.jpgl."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -37,7 +37,13 @@ import numpy as np
 import torch
 
 from declip_core.inference import DeCLIP
-from declip_core.iqa.model import QualityModel, create_quality_model, default_views, save_quality_head, zero_shot_head
+from declip_core.iqa.model import (
+    QualityModel,
+    create_quality_model,
+    default_views,
+    save_quality_head,
+    zero_shot_head,
+)
 from declip_core.iqa.views import ViewPolicy
 from declip_core.training.config import FeatureFitConfig
 from declip_core.training.data.sources import check_images
@@ -214,15 +220,15 @@ class AvaReport:
         """The figures as a markdown table with the split sizes and the skipped images."""
         f = lambda v: "nan" if isinstance(v, float) and math.isnan(v) else f"{v:.3f}"
         n = self.n_images
-        return "\n".join([
-            f"AVA test split ({self.split}): {n['test']} images; trained on {n['train']}, validated on {n['val']}; "
-            f"views {self.views.get('policy')}",
-            "", "| SRCC | PLCC (logistic) | PLCC (linear) | KRCC | accuracy (> 5) | majority class |",
-            "|---|---|---|---|---|---|",
-            f"| {f(self.srcc)} | {f(self.plcc)} | {f(self.plcc_linear)} | {f(self.krcc)} | {f(self.accuracy)} | "
-            f"{f(self.majority_accuracy)} |",
-            "", f"missing or unreadable images (skipped): {len(self.problems)}; in neither official list: "
-            f"{self.unlisted}"])
+        head = (f"AVA test split ({self.split}): {n['test']} images; trained on {n['train']}, validated on "
+                f"{n['val']}; views {self.views.get('policy')}")
+        row = (f"| {f(self.srcc)} | {f(self.plcc)} | {f(self.plcc_linear)} | {f(self.krcc)} | {f(self.accuracy)} | "
+               f"{f(self.majority_accuracy)} |")
+        tail = (f"missing or unreadable images (skipped): {len(self.problems)}; in neither official list: "
+                f"{self.unlisted}")
+        table = ("| SRCC | PLCC (logistic) | PLCC (linear) | KRCC | accuracy (> 5) | majority class |\n"
+                 "|---|---|---|---|---|---|")
+        return f"{head}\n\n{table}\n{row}\n\n{tail}"
 
 
 @dataclass
