@@ -18,6 +18,7 @@ from declip_core.training.mos import PerceptualCache, predict
 from declip_core.training.mos import ava as ava_mod
 from declip_core.training.mos.ava import (
     best_threshold,
+    cached_features,
     id_fraction,
     mos_pairs,
     split_ava,
@@ -29,6 +30,7 @@ from declip_core.training.testing import tiny_declip
 ROOT = Path(__file__).resolve().parents[1]
 N = 48
 FAST = {"workers": 0, "batch_size": 16}
+VP = ViewPolicy("resize")
 
 
 def _counts(mean: float) -> list[int]:
@@ -157,6 +159,21 @@ def test_best_threshold_classifies_the_training_scores():
 
 
 # ------------------------------------------------------------------ training on the fixture
+def test_cached_features_in_chunks_equal_one_pass_and_are_stored(dc, tmp_path):
+    info = make_ava(tmp_path / "ava", n=12)
+    paths = [str(tmp_path / "ava" / "images" / f"{i}.jpg") for i in info["ids"]]  # includes missing and corrupt
+    lines: list[str] = []
+    cache = PerceptualCache(tmp_path / "c", dc, VP, output="features", workers=0)
+    ok, ve, err = cached_features(cache, paths, lines.append, chunk=4)
+    assert len(lines) == 4 and lines[-1].strip() == f"{len(paths)}/{len(paths)} images"
+    assert set(err) == {paths[info["ids"].index(info["missing"])], paths[info["ids"].index(info["corrupt"])]}
+    assert len(cache.store.index()) == len(paths) - 2  # every chunk stored
+    ok1, ve1, err1 = PerceptualCache(tmp_path / "c2", dc, VP, output="features", workers=0).get(paths)
+    assert np.array_equal(ok, ok1) and np.array_equal(ve.owner, ve1.owner) and set(err) == set(err1)
+    np.testing.assert_allclose(ve.emb, ve1.emb, atol=1e-6)
+    assert ve.emb.shape[1] == dc.disentangler.cfg.image_in_dim  # backbone features, not perceptual
+
+
 def test_train_ava_learns_the_fixture_and_saves_a_loadable_head(dc, tmp_path):
     info = make_ava(tmp_path / "ava")
     from declip_core.training.config import FeatureFitConfig

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from declip_core.training.data.sources._ava_files import SPLIT_LISTS
 from declip_core.training.data.sources.ava import read_ava
 from declip_core.training.mos.cache import PerceptualCache, _default_cache_dir
 from declip_core.training.mos.embed import ViewEmbeddings
-from declip_core.training.mos.fit import predict
+from declip_core.training.mos.fit import _pool, predict
 from declip_core.training.mos.protocol import evaluate
 from declip_core.training.mos.sets import Problem
 from declip_core.training.mos.train import _resolve_declip
@@ -240,6 +240,25 @@ class AvaResult:
     report: AvaReport
 
 
+def cached_features(cache: PerceptualCache, paths: Sequence[str], log: Callable[[str], None] | None = None,
+                    chunk: int = 2048) -> tuple[np.ndarray, ViewEmbeddings, dict[str, str]]:
+    """cache.get(paths), `chunk` images at a time, so every finished chunk is stored (an interrupted run resumes
+    from the cache) and progress is logged. Returns (ok indices into paths, their ViewEmbeddings, errors)."""
+    if chunk < 1:
+        raise ValueError(f"{_HERE}: chunk must be >= 1, got {chunk}")
+    oks, parts, errors = [], [], {}
+    for start in range(0, len(paths), chunk):
+        ok, ve, err = cache.get(paths[start : start + chunk])
+        oks.append(ok + start)
+        parts.append(ve)
+        errors.update(err)
+        if log and len(paths) > chunk:
+            log(f"  {min(start + chunk, len(paths))}/{len(paths)} images")
+    if not parts:
+        return np.zeros(0, np.int64), ViewEmbeddings(np.zeros((0, 0), np.float32), np.zeros(0, np.int64)), errors
+    return np.concatenate(oks), _pool(parts), errors
+
+
 def _attribute_head(kind: str, dc: DeCLIP, device: str):
     if kind == "default":  # the shipped lite-aes's attribute head: retraining the score keeps the attributes
         try:
@@ -283,7 +302,7 @@ def train_ava(root: str | Path, out_dir: str | Path, declip: DeCLIP | str | Path
     for name in ("train", "val", "test"):
         part = getattr(split, name)
         say(f"backbone features of the {name} images ({len(part.paths)}; cached in {cache.dir})")
-        ok, ve, errors = cache.get(part.paths)
+        ok, ve, errors = cached_features(cache, part.paths, say)
         problems += sorted(errors.items())
         if len(ok) < 2:
             raise ValueError(f"{_HERE}: only {len(ok)} readable {name} image(s) of {len(part.paths)} "
