@@ -86,6 +86,25 @@ class FeatureFitConfig:
 
 
 @dataclass
+class AvaConfig:
+    """The aesthetic head on AVA (training/configs/lite-aes-ava.yaml, declip_core.training.mos.ava): when `root`
+    is set, training/train.py trains only this head (with `feature_head`, `out`, `cache_dir`, `threads`) and
+    reports on AVA's test split; no I&2T set or disentangler is involved."""
+
+    root: str | None = None  # AVA folder: AVA.txt, images/, aesthetics_image_lists/
+    image_dir: str = "images"
+    declip: str = "lite"  # the DeCLIP whose backbone features the head reads (tag or checkpoint)
+    attribute_head: str = "default"  # 'default': the shipped aes head's attribute head; 'zeroshot'
+    margin: float = 0.5  # ranking pairs: mean ratings (1..10) differing by at least this
+    partners: int = 8  # random partners per training image
+    test_fraction: float = 0.08  # without the official lists: test images by image-id hash
+    val_fraction: float = 0.05  # training-split images held out to choose the epoch
+    batch_size: int = 32
+    workers: int = 2  # image-decoding processes
+    device: str = "cpu"
+
+
+@dataclass
 class TrainConfig:
     backbone: str = "lite"
     out: str = "runs/lite"
@@ -95,6 +114,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     feature_head: FeatureFitConfig = field(default_factory=FeatureFitConfig)  # tech FeatureHead candidate
+    ava: AvaConfig = field(default_factory=AvaConfig)  # set ava.root to train the aes head on AVA instead
     train_iqa: bool = True
     evaluate: bool = True
     progress: bool = True

@@ -53,6 +53,10 @@ def _run(a: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if cfg.ava.root is not None:  # training/configs/lite-aes-ava.yaml: only the aes head, on AVA (no I&2T plan)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)  # a CLI setting for this process (library code never sets it)
+        return _train_ava(cfg)
     print(plan(cfg, a.config), flush=True)
     if a.config is None and not a.yes:
         print("not started: no --config given. Add --yes to run these defaults, or try\n"
@@ -247,6 +251,26 @@ def _train_iqa(declip, rows, feats, out: Path, seed: int, i2t: Path, backbone, c
                               extra={"validation": ch.validation, "validation_photos": val_desc,
                                      "attribute_validation": ch.attribute_validation})
         print(f"{metric}: validation {ch.validation} -> default head '{ch.chosen}' saved to {p}")
+
+
+def _train_ava(cfg) -> int:
+    """The aes head on AVA (declip_core.training.mos.ava.train_ava) from cfg.ava; prints the test-split report."""
+    from declip_core.training.config import save_resolved
+    from declip_core.training.mos.ava import train_ava
+
+    a = cfg.ava
+    try:
+        save_resolved(cfg, cfg.out)
+        res = train_ava(a.root, cfg.out, a.declip, image_dir=a.image_dir, attribute_head=a.attribute_head,
+                        fit=cfg.feature_head, margin=a.margin, partners=a.partners, test_fraction=a.test_fraction,
+                        val_fraction=a.val_fraction, cache_dir=cfg.cache_dir, batch_size=a.batch_size,
+                        workers=a.workers, device=a.device, log=(lambda m: print(m, flush=True)) if cfg.progress else None)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(res.report.markdown())
+    print(f"saved {res.path} and {Path(cfg.out) / 'ava_report.json'}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -26,15 +26,17 @@ _HERE = "declip_core/training/mos/cache.py"
 class PerceptualCache:
     """get(paths) -> (ok indices, ViewEmbeddings of those images, errors path -> reason).
 
-    Layout: <root>/perceptual-<fingerprint>/ is a ShardedArrayCache (declip_core.array_cache; file key ->
-    the image's (n views, P) block). A changed file (mtime or size), another DeCLIP or another view policy gives
+    Layout: <root>/<output>-<fingerprint>/ is a ShardedArrayCache (declip_core.array_cache; file key ->
+    the image's (n views, P) block, or (n views, D_in) backbone features with output='features'). A changed file (mtime or size), another DeCLIP or another view policy gives
     another key, so stale embeddings are never read.
     """
 
     def __init__(self, root: str | Path, declip: DeCLIP, views: ViewPolicy, batch_size: int = 32,
-                 workers: int = 1) -> None:
-        self.declip, self.views = declip, views
-        self.store = ShardedArrayCache(Path(root) / f"perceptual-{declip_fingerprint(declip, views)}")
+                 workers: int = 1, output: str = "perceptual") -> None:
+        if output not in ("perceptual", "features"):
+            raise ValueError(f"{_HERE}: output must be 'perceptual' or 'features', got {output!r}")
+        self.declip, self.views, self.output = declip, views, output
+        self.store = ShardedArrayCache(Path(root) / f"{output}-{declip_fingerprint(declip, views)}")
         self.dir = self.store.dir
         self.batch_size, self.workers = batch_size, workers
 
@@ -53,7 +55,7 @@ class PerceptualCache:
         todo = sorted({i for i, k in enumerate(keys) if k is not None and k not in stored})
         if todo:
             ok, parts, errs = embed_views([names[i] for i in todo], self.declip, self.views, self.batch_size,
-                                          self.workers)
+                                          self.workers, self.output)
             errors.update(errs)
             if ok:
                 self.store.put([keys[todo[j]] for j in ok], [p.astype(np.float32) for p in parts])  # type: ignore[misc]
@@ -61,7 +63,8 @@ class PerceptualCache:
         keep = [i for i, k in enumerate(keys) if k is not None and k in stored]
         blocks = self.store.get([keys[i] for i in keep])  # type: ignore[misc]  # (n_views_i, P) each
         owner = [r for r, b in enumerate(blocks) for _ in range(len(b))]
-        emb = np.concatenate(blocks) if blocks else np.zeros((0, self.declip.perceptual_dim), np.float32)
+        width = self.declip.perceptual_dim if self.output == "perceptual" else self.declip.disentangler.cfg.image_in_dim
+        emb = np.concatenate(blocks) if blocks else np.zeros((0, width), np.float32)
         return np.asarray(keep, dtype=np.int64), ViewEmbeddings(emb.astype(np.float32),
                                                                 np.asarray(owner, dtype=np.int64)), errors
 

@@ -45,27 +45,31 @@ def _file_key(path: str) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
 
-def embed_views(paths: Sequence[str], declip: DeCLIP, views: ViewPolicy, batch_size: int = 32, workers: int = 1
-                ) -> tuple[list[int], list[np.ndarray], dict[str, str]]:
+def embed_views(paths: Sequence[str], declip: DeCLIP, views: ViewPolicy, batch_size: int = 32, workers: int = 1,
+                output: str = "perceptual") -> tuple[list[int], list[np.ndarray], dict[str, str]]:
     """(ok indices, per ok image its (K, P) float32 view embeddings, errors path -> reason), by the one
     decode -> embed path (declip_core.embed.embed_stream: the decoding and views of the batch scorer,
-    decoding in `workers` DataLoader processes, one bad file costs only itself)."""
+    decoding in `workers` DataLoader processes, one bad file costs only itself).
+
+    output: 'perceptual' (K, P) or 'features' (K, D_in), the backbone features a FeatureHead reads."""
     if batch_size < 1 or workers < 0:
         raise ValueError(f"{_HERE}: need batch_size >= 1 and workers >= 0, got {batch_size} and {workers}")
+    if output not in ("perceptual", "features"):
+        raise ValueError(f"{_HERE}: output must be 'perceptual' or 'features', got {output!r}")
     if declip.preprocess_config is None:
         raise ValueError(f"{_HERE}: backbone {declip.backbone.info.spec!r} has no preprocessing config")
     ok: list[int] = []
     out: list[np.ndarray] = []
     errors: dict[str, str] = {}
     with torch.inference_mode():
-        for batch in embed_stream(list(paths), declip, views=[views], outputs=("perceptual",),
+        for batch in embed_stream(list(paths), declip, views=[views], outputs=(output,),
                                   batch_size=batch_size, workers=workers):
             for e in batch:
                 if e.error is not None:
                     errors[paths[e.index]] = e.error
                 else:
                     ok.append(e.index)
-                    out.append(e.perceptual[0].numpy().astype(np.float32))  # (K, P)
+                    out.append(getattr(e, output)[0].numpy().astype(np.float32))  # (K, P) or (K, D_in)
     return ok, out, errors
 
 
