@@ -61,16 +61,16 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_argument(ap)
-    ap.add_argument("--collection", default="photos-v2")
+    ap.add_argument("--collection", default="photos-v2", help="the gathered collection under the data root")
     ap.add_argument("--declip", default="lite", help="DeCLIP tag or checkpoint (default: lite)")
-    ap.add_argument("--out", default="runs/lite-aes-v5")
+    ap.add_argument("--out", default="runs/lite-aes-v5", help="run folder: head, report, feature cache")
     ap.add_argument("--short", type=int, default=384, help="shorter side of the training images in px")
     ap.add_argument("--seeds", type=int, default=2, help="seeds per edit on training photos (validation: 1)")
     ap.add_argument("--damage-types", default="all",
                     help="comma-separated registry types at levels 3..5 in training, or 'all' (validation: every type)")
-    ap.add_argument("--members", type=int, default=4)
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--members", type=int, default=4, help="ensemble members of the head")
+    ap.add_argument("--epochs", type=int, default=30, help="epochs of each member (the attribute head: 10x)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     a = ap.parse_args(argv)
     try:
         return _run(a)
