@@ -251,7 +251,7 @@ class SharedDeclip:
                     while j < len(images) and j - i < self.batch_size and images[j].shape == images[i].shape:
                         j += 1
                     v = self.model.make_views(_to_tensor(images[i:j]))  # type: ignore[attr-defined]
-                    self._views.append(self.model._embed_views_grid(v))  # type: ignore[attr-defined]
+                    self._views.append(self.model._embed_views(v))  # type: ignore[attr-defined]
                     i = j
             self._key = id(images)
         return self._views

@@ -81,8 +81,13 @@ class DeCLIP(nn.Module):
         checked=False skips the contract check for tensors already (B, 3, H, W) float in 0..1 (the
         decode path, declip_core.embed, which reports bad values per input after the pass).
         Raises ValueError (naming the observed min and max for values outside 0..1)."""
+        return self._features_normalised(self._normalised(images01, checked))
+
+    def _normalised(self, images01: torch.Tensor, checked: bool) -> torch.Tensor:
+        """Images (checked by the input contract unless checked=False) -> the backbone's normalised input, on
+        the model's device in the backbone's dtype."""
         x = (as_images01(images01, name="DeCLIP images") if checked else images01).to(self._device())
-        return self._features_normalised(self.backbone.normalize(x.to(self._param_dtype())))
+        return self.backbone.normalize(x.to(self._param_dtype()))
 
     def grid_features(self, images01: torch.Tensor, checked: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 3, S, S) views in 0..1 -> (features (B, D_in), local (B, G * G, D_bb)) from ONE backbone pass:
@@ -92,8 +97,7 @@ class DeCLIP(nn.Module):
         if self.disentangler.cfg.features != "pooled+stats":
             raise ValueError(f"per-cell features need a DeCLIP on 'pooled+stats' features, this one reads "
                              f"{self.disentangler.cfg.features!r}")
-        x = (as_images01(images01, name="DeCLIP images") if checked else images01).to(self._device())
-        x = self.backbone.normalize(x.to(self._param_dtype()))
+        x = self._normalised(images01, checked)
         return encode_grid(self.backbone, x, max(1, x.shape[-1] // CELL))
 
     def _features_normalised(self, x: torch.Tensor) -> torch.Tensor:

@@ -260,9 +260,14 @@ class GridHead(_StandardisedFeatures):
         """(B,) pooled cell scores and (B,) whole-view scores -> (B,) image scores."""
         return (1.0 - self.whole_weight) * pooled + self.whole_weight * whole
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def score_and_cells(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 1 + C, D_in) -> ((B,) image scores, (B, C) cell scores), the cells computed once."""
         vec, cells = self._split(x)
-        return self.blend(self.pool(self.cell_scores_projected(self.project(cells))), self.whole(vec))  # (B,)
+        s = self.cell_scores_projected(self.project(cells))  # (B, C)
+        return self.blend(self.pool(s), self.whole(vec)), s
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.score_and_cells(x)[0]  # (B,)
 
     @classmethod
     def from_state(cls, tensors: Mapping[str, torch.Tensor], attributes: Sequence[str] = ()) -> "GridHead":

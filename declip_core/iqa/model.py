@@ -93,13 +93,7 @@ class QualityModel(nn.Module):
             return (PERCEPTUAL,)
         return (PERCEPTUAL, FEATURES, GRID) if GRID in reads else (PERCEPTUAL, FEATURES)
 
-    def _embed_views(self, views01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, K, 3, S, S) views -> (features (B, K, D_in), perceptual (B, K, P)) from one backbone pass."""
-        f, p, _ = self._embed_views_grid(views01)
-        return f, p
-
-    def _embed_views_grid(self, views01: torch.Tensor
-                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def _embed_views(self, views01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(B, K, 3, S, S) views -> (features (B, K, D_in), perceptual (B, K, P), per-cell features
         (B, K, C, D_in) when a head reads them, else None), from one backbone pass."""
         b, k = views01.shape[:2]
@@ -127,7 +121,7 @@ class QualityModel(nn.Module):
 
     def score_views(self, views01: torch.Tensor) -> torch.Tensor:
         """(B, K, 3, S, S) views -> (B,) mean of the per-view scores."""
-        f, p, g = self._embed_views_grid(views01)
+        f, p, g = self._embed_views(views01)
         b, k = p.shape[:2]
         grid = g.flatten(0, 1) if g is not None else None
         return mean_over_views(self.score_embedded(f.flatten(0, 1), p.flatten(0, 1), grid), [k] * b)
@@ -146,13 +140,17 @@ class QualityModel(nn.Module):
         Differentiable. Raises ValueError when the head has no per-region scores (`has_map` is False)."""
         return self.score_attributes_map(images01, allow_out_of_range, checked, with_map=True)[2]
 
-    def _map_of(self, f: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
-        if not self.has_map or g is None:
+    def score_and_map_embedded(self, features: torch.Tensor, perceptual: torch.Tensor, grid: torch.Tensor
+                               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores (N,) as score_embedded and the quality maps (N, G, G) of score_map, from already computed
+        embeddings of one view per input (features (N, D_in), perceptual (N, P), grid (N, C, D_in)); the cell
+        scores are computed once. Raises ValueError when the head has no per-region scores (`has_map`)."""
+        if not self.has_map:
             raise ValueError(f"the {self.metric} model's head ({self.head_type!r}, views {self.views.policy!r}) has "
                              "no per-region scores; a 'grid' head on a 'fragments' view has")
-        cells = self.head.cell_scores(torch.cat([f[:, 0, None], g[:, 0]], dim=1))  # (B, C)
+        scores, cells = self.head.score_and_cells(_input_of(self.head, features, perceptual, "the map", grid))
         side = round(cells.shape[1] ** 0.5)
-        return cells.view(cells.shape[0], side, side)
+        return scores, cells.view(cells.shape[0], side, side)
 
     def forward(self, images01: torch.Tensor, allow_out_of_range: bool = False, checked: bool = False) -> torch.Tensor:
         """Images by the input contract -> (B,) float32 scores in 0..1; differentiable. Raises ValueError."""
@@ -182,13 +180,17 @@ class QualityModel(nn.Module):
         """(B,) scores, per-attribute P(good) (each (B,)) and, with with_map=True, the (B, G, G) quality map of
         score_map, from ONE backbone pass over the views (inputs as for forward; None without with_map).
         Raises ValueError (with_map on a head without a map: see has_map)."""
-        f, p, g = self._embed_views_grid(self.make_views(self.images01(images01, allow_out_of_range, checked)))
+        f, p, g = self._embed_views(self.make_views(self.images01(images01, allow_out_of_range, checked)))
         b, k = p.shape[:2]  # f (B, K, D), p (B, K, P), g (B, K, C, D) or None
         flat = p.flatten(0, 1)  # (B*K, P)
         grid = g.flatten(0, 1) if g is not None else None
-        scores = mean_over_views(self.score_embedded(f.flatten(0, 1), flat, grid), [k] * b)  # (B,)
+        qmap = None
+        if with_map:  # a map needs one view per input (has_map): scores and cells from one head call
+            per_view, qmap = self.score_and_map_embedded(f.flatten(0, 1), flat, grid)
+        else:
+            per_view = self.score_embedded(f.flatten(0, 1), flat, grid)
+        scores = mean_over_views(per_view, [k] * b)  # (B,)
         probs = mean_over_views(self.attribute_probs_embedded(f.flatten(0, 1), flat), [k] * b)  # (B, A)
-        qmap = self._map_of(f, g) if with_map else None
         return scores, {a: probs[:, i] for i, a in enumerate(self.attribute_head.attributes)}, qmap
 
 

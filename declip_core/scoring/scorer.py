@@ -106,12 +106,16 @@ class Scorer:
                 p = torch.cat(per)  # (sum K, P)
                 f = torch.cat([embedded[j].features[v] for j in ok]) if "features" in m.outputs else None
                 g = torch.cat([embedded[j].grid[v] for j in ok]) if "grid" in m.outputs else None  # (sum K, C, D)
-                scores = mean_over_views(m.score_embedded(f, p, g).double(), sizes)  # (len(ok),)
+                maps = None
+                if self.maps and name == "tech" and m.has_map:  # one view per input: maps (len(ok), G, G)
+                    per_view, maps = m.score_and_map_embedded(f, p, g)
+                else:
+                    per_view = m.score_embedded(f, p, g)
+                scores = mean_over_views(per_view.double(), sizes)  # (len(ok),)
                 for j, s in zip(ok, scores.tolist()):
                     rows[j][name] = s
-                if self.maps and name == "tech" and m.has_map:  # one view per input: (len(ok), G, G)
-                    maps = m._map_of(f.view(len(ok), 1, -1), g.view(len(ok), 1, *g.shape[1:])).numpy()
-                    for j, mp in zip(ok, maps):
+                if maps is not None:
+                    for j, mp in zip(ok, maps.numpy()):
                         rows[j]["_map"] = mp
                 if self.attributes:
                     probs = mean_over_views(m.attribute_probs_embedded(f, p).double(), sizes)  # (len(ok), A)
