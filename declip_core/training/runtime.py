@@ -45,3 +45,16 @@ def isolated_rng(fn: F) -> F:
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def run_interruptible(run: Callable[[object], int], args: object) -> int:
+    """A training command's body `run(args)` -> its exit status; Ctrl-C (or SIGTERM turned into it) ends it with
+    one line on stderr and status 130, no traceback: what is finished (caches, parts) stays, and the same
+    command resumes."""
+    import sys
+
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("interrupted: finished parts are kept; run the same command to resume", file=sys.stderr, flush=True)
+        return 130

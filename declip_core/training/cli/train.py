@@ -35,11 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--yes", action="store_true", help="start even without --config (the built-in defaults)")
     add_data_argument(ap)
     a = ap.parse_args(argv)
-    try:
-        return _run(a)
-    except KeyboardInterrupt:
-        print("interrupted: finished parts are kept; run the same command to resume", file=sys.stderr, flush=True)
-        return 130
+    from declip_core.training.runtime import run_interruptible
+
+    return run_interruptible(_run, a)
 
 
 def _run(a: argparse.Namespace) -> int:

@@ -72,11 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=30, help="epochs of each member (the attribute head: 10x)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     a = ap.parse_args(argv)
-    try:
-        return _run(a)
-    except KeyboardInterrupt:
-        print("interrupted: finished feature caches are kept; the same command resumes", file=sys.stderr)
-        return 130
+    from declip_core.training.runtime import run_interruptible
+
+    return run_interruptible(_run, a)
 
 
 def _run(a: argparse.Namespace) -> int:
