@@ -54,7 +54,6 @@ def test_the_map_falls_most_where_the_damage_is(tech, photo, kind):
     rgb = _photo(photo)
     ims = [rgb] + [_quarter(rgb, q, kind) for q in QUARTERS]
     with torch.no_grad():
-        s = tech(_t(*ims))
         maps = tech.score_map(_t(*ims))  # (5, 7, 7)
     assert maps.shape == (5, 7, 7) and bool(((maps >= 0) & (maps <= 1)).all())
     for k, (q, (r, c)) in enumerate(QUARTERS.items(), start=1):

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from declip_core.training.data.aesthetic_edits import AESTHETIC_EDITS, GROUPS, STRENGTHS, apply_aesthetic_edit
+from declip_core.constants import AES_ATTRIBUTES  # the edit groups: ("composition", "lighting", "colour_harmony")
+from declip_core.training.data.aesthetic_edits import AESTHETIC_EDITS, STRENGTHS, apply_aesthetic_edit
 from declip_core.training.quality_fit import Ladders
 
 DAMAGE_LEVELS = (3, 4, 5)
-from declip_core.constants import AES_ATTRIBUTES  # the edit groups: ("composition", "lighting", "colour_harmony")
 ATTRIBUTE_STEP = 0.25  # attribute target 1 - ATTRIBUTE_STEP * strength for the group's own edits
 
 

@@ -57,7 +57,7 @@ def _features(dc, views, photos: dict, items_of, short: int, cache, log) -> tupl
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status (0 done, 2 bad arguments or data, 130 interrupted)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
-    from declip_core.training.data_root import add_data_argument, data_root
+    from declip_core.training.data_root import add_data_argument
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_argument(ap)
@@ -84,7 +84,6 @@ def _run(a: argparse.Namespace) -> int:
     from declip_core.array_cache import ShardedArrayCache
     from declip_core.constants import AES_ATTRIBUTES
     from declip_core.inference import freeze, load_declip
-    from declip_core.iqa.heads import FeatureAttributeHead
     from declip_core.iqa.model import QualityModel, default_views
     from declip_core.training.aesthetic_head import (aesthetic_ladders, aesthetic_pairs, attribute_pairs,
                                                      attribute_targets, pair_accuracy, plan_items)

@@ -79,7 +79,7 @@ def encode_items(dc, views, items, load_rgb, cache, log, label: str):
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status (0 done, 2 bad arguments or data, 130 interrupted)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a command-line run never reaches a hub
-    from declip_core.training.data_root import add_data_argument, data_root
+    from declip_core.training.data_root import add_data_argument
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_argument(ap)
