@@ -35,32 +35,57 @@ def test_bare_train_prints_the_plan_and_does_not_start(tmp_path):
 
 
 def _interrupt_after(cmd, cwd, marker: str) -> subprocess.CompletedProcess:
-    """Start cmd, send SIGINT once a stdout line contains marker, return the finished process's output."""
+    """Start cmd, send SIGINT once a stdout line contains marker, return the finished process's output. Like a
+    person, it presses Ctrl-C again (every 2 s) while the run has not said it was interrupted: a SIGINT that lands
+    while Python runs a finaliser is swallowed there ("Exception ignored in ..."), so one press can be lost under
+    load; once the run has answered, it is never signalled again."""
+    import threading
+
     # SIGINT's default restored in the child: a background job of a shell without job control (as CI may run
     # this) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=_env(),
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    seen = []
+    out: list[str] = []
+    err: list[str] = []
+    readers = [threading.Thread(target=lambda: err.extend(p.stderr), daemon=True)]
+    readers[0].start()
     for line in p.stdout:
-        seen.append(line)
+        out.append(line)
         if marker in line:
-            p.send_signal(signal.SIGINT)
             break
-    out, err = p.communicate(timeout=300)
-    return subprocess.CompletedProcess(cmd, p.returncode, "".join(seen) + out, err)
+    readers.append(threading.Thread(target=lambda: out.extend(p.stdout), daemon=True))
+    readers[1].start()
+    for _ in range(60):
+        if p.poll() is not None or any("interrupted" in e for e in err):
+            break
+        p.send_signal(signal.SIGINT)
+        try:
+            p.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+    p.wait(timeout=300)
+    for t in readers:
+        t.join(timeout=30)
+    return subprocess.CompletedProcess(cmd, p.returncode, "".join(out), "".join(err))
 
 
 @pytest.mark.slow
+def _no_traceback_of_ours(stderr: str) -> bool:
+    """No traceback but Python's own report of a Ctrl-C swallowed by a finaliser ('Exception ignored in ...'),
+    which the second press above answers."""
+    return stderr.count("Traceback") == stderr.count("Exception ignored in")
+
+
 def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path):
     cmd = _cmd(tmp_path)
     # 1. during the I&2T build (right after the plan)
     r = _interrupt_after(cmd, tmp_path, "rough time")
     assert r.returncode == 130, (r.stdout[-2000:], r.stderr[-2000:])
-    assert "Traceback" not in r.stderr and "interrupted" in r.stderr, r.stderr[-2000:]
+    assert _no_traceback_of_ours(r.stderr) and "interrupted" in r.stderr, r.stderr[-2000:]
     # 2. once the set is built and the features are being computed: the set stays
     r = _interrupt_after(cmd, tmp_path, "training rows")
     assert r.returncode == 130, (r.stdout[-2000:], r.stderr[-2000:])
-    assert "Traceback" not in r.stderr and r.stderr.strip().splitlines()[-1].startswith("interrupted"), r.stderr
+    assert _no_traceback_of_ours(r.stderr) and r.stderr.strip().splitlines()[-1].startswith("interrupted"), r.stderr
     summary = tmp_path / "data" / "i2t-quick" / "summary.json"
     assert summary.is_file()
     built = summary.stat().st_mtime_ns
