@@ -1,6 +1,7 @@
 """The quick path of training (training/configs/quick.yaml): a plan before it starts, Ctrl-C stops it cleanly and
 the same command resumes, and its result loads with load_declip and through pyiqa."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,7 +32,18 @@ def test_bare_train_prints_the_plan_and_does_not_start(tmp_path):
     assert r.returncode == 2, r.stderr[-2000:]
     assert "output folder: runs/lite" in r.stdout and "rough time" in r.stdout
     assert "--yes" in r.stderr and "quick.yaml" in r.stderr
-    assert not (tmp_path / "runs").exists()  # nothing written
+    # the I&2T set it would build lies in the data root (./data here), with a sample count and a time
+    assert re.search(r"build the I&2T set data/i2t-lite from offline-photos: \d+ photos .* about \d+ samples, "
+                     r"~\d+ min", r.stdout), r.stdout
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()  # nothing written
+
+
+def test_bare_train_plans_under_the_data_root_of_the_environment(tmp_path):
+    env = _env() | {"DECLIP_DATA": str(tmp_path / "elsewhere")}
+    r = subprocess.run([sys.executable, str(TRAIN)], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                       env=env)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert f"build the I&2T set {tmp_path / 'elsewhere' / 'i2t-lite'} from" in r.stdout, r.stdout
 
 
 def _interrupt_after(cmd, cwd, marker: str) -> subprocess.CompletedProcess:

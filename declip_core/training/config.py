@@ -17,7 +17,7 @@ DEFAULT_HELDOUT_TYPES: tuple[str, ...] = ("lens_blur", "multiplicative_noise", "
 
 @dataclass
 class DataConfig:
-    i2t_dir: str = "runs/i2t-lite"  # built here when absent (see build)
+    i2t_dir: str = "{data}/i2t-lite"  # built here when absent (see build); {data} = the data root
     build: bool = True
     sources: list[str] = field(default_factory=lambda: ["offline-photos"])
     crops_per_photo: int = 6

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Write the data card of a built I&2T set: docs/data_card.md and docs/img/i2t_examples.png.
 
-Run: python training/make_data_card.py [--set runs/i2t-lite] [--out docs/data_card.md] [--img PATH]
+Run: python training/make_data_card.py [--data DIR] [--set {data}/i2t-lite] [--out docs/data_card.md] [--img PATH]
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[3]  # the repository (these tools write 
 from declip_core.training.data.distortions import DISTORTIONS, N_LEVELS
 from declip_core.training.data.manifest import Row, read_manifest, shard_dirs
 
-DEFAULT_SET = ROOT / "runs" / "i2t-lite"
+DEFAULT_SET = Path("{data}/i2t-lite")  # the I&2T set train.py builds by default, in the data root
 DEFAULT_OUT = ROOT / "docs" / "data_card.md"
 DEFAULT_IMG = ROOT / "docs" / "img" / "i2t_examples.png"
 MAX_IMG_BYTES = 600_000

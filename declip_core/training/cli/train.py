@@ -164,8 +164,16 @@ def plan(cfg, config_path: str | None) -> str:
             raise ValueError(f"{summary}: unreadable I&2T summary ({e})") from e
         steps.append(f"I&2T set {i2t} (built: {n_rows} training rows)")
     elif cfg.data.build:
-        steps.append(f"build the I&2T set {i2t} from {', '.join(cfg.data.sources)} (time depends on the sources; "
-                     f"about {_BUILD_SAMPLES_PER_S:g} samples/s with 3 workers)")
+        from declip_core.training.data.i2t.photos import resolve_sources
+
+        d = cfg.data
+        n_photos = len(resolve_sources(list(d.sources)))  # lists files only; raises on an unknown source
+        n_build = n_photos * d.crops_per_photo * (1 + d.distortions_per_crop + d.combos_per_crop)
+        n_rows = n_build  # all splits: an upper bound on the training rows
+        steps.append(f"build the I&2T set {i2t} from {', '.join(d.sources)}: {n_photos} photos x "
+                     f"{d.crops_per_photo} crops x {1 + d.distortions_per_crop + d.combos_per_crop} images = about "
+                     f"{n_build} samples, ~{n_build / _BUILD_SAMPLES_PER_S / 60:.0f} min at "
+                     f"{_BUILD_SAMPLES_PER_S:g} samples/s (3 workers)")
     else:
         steps.append(f"I&2T set {i2t} (missing, and data.build is false: the run will stop)")
     steps.append(f"backbone features ({cfg.backbone}) cached in {cfg.cache_dir}")
@@ -180,7 +188,7 @@ def plan(cfg, config_path: str | None) -> str:
     if n_rows:
         est = n_rows * (_FEATURE_S_PER_IMAGE + cfg.optim.epochs * _EPOCH_S_PER_ROW)
         lines.append(f"  rough time: {est / 60:.0f} min for features (if not cached) and the disentangler at one "
-                     "thread, plus the heads" + (" and evaluation" if cfg.evaluate else "")
+                     "thread, plus the build (above, if any) and the heads" + (" and evaluation" if cfg.evaluate else "")
                      + " (rates of the shipped runs, docs/weights.md)")
     else:
         lines.append("  rough time: features ~25 ms per image at one thread, then the disentangler and heads "
