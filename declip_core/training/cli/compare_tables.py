@@ -1,0 +1,44 @@
+"""Compare rebuilt benchmark reports with the committed ones: every number of every table, by row and column.
+
+    python training/compare_tables.py docs/benchmarks/iqa_benchmark.md runs/bench/iqa_benchmark.md \\
+        [REF NEW ...] [--tolerance 0.01]
+
+Prints, per table, how many numbers were compared and the largest |difference| (with its row and column);
+timing and memory tables are listed but not judged (they depend on the machine). Exit status 0 when every judged
+number is within the tolerance and no row, column or table is missing; 1 otherwise; 2 on unreadable input.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from declip_core.training.table_compare import compare_reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("reports", nargs="+", metavar="REF NEW", help="pairs: the committed report, then the rebuilt one")
+    ap.add_argument("--tolerance", type=float, default=0.01,
+                    help="largest |difference| accepted on a judged number (the tables' figures are SRCC, 2AFC and "
+                         "score values, printed to 2-3 decimals; default 0.01)")
+    a = ap.parse_args(argv)
+    if len(a.reports) % 2:
+        print("error: reports come in pairs (REF NEW)", file=sys.stderr)
+        return 2
+    ok = True
+    for ref, new in zip(a.reports[::2], a.reports[1::2]):
+        print(f"== {ref} vs {new}")
+        try:
+            res = compare_reports(Path(ref).read_text(), Path(new).read_text(), a.tolerance)
+        except (OSError, ValueError) as e:
+            print(f"error: {ref} / {new}: {e}", file=sys.stderr)
+            return 2
+        print(res.format())
+        ok = ok and res.ok
+    print("benchmark tables: " + ("reproduced" if ok else "NOT reproduced") + f" within {a.tolerance:g}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
