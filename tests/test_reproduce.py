@@ -84,6 +84,20 @@ def test_runs_skips_resumes_and_writes_a_manifest(tmp_path, tiny):
     assert [s["status"] for s in steps] == ["skipped", "ran"]
 
 
+def test_only_reruns_one_step_and_keeps_the_other_records(tmp_path, tiny):
+    recipe, _ = tiny
+    data = tmp_path / "root"
+    assert _run([recipe, "--data", data], tmp_path).returncode == 0
+    (data / "b.txt").unlink()
+    r = _run([recipe, "--data", data, "--only", "second"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert _log(tmp_path) == ["a.txt", "b.txt", "b.txt"]
+    steps = json.loads((data / "manifests" / "tiny.json").read_text())["steps"]
+    assert [(s["name"], s["status"]) for s in steps] == [("first", "ran"), ("second", "ran")]
+    r = _run([recipe, "--data", data, "--only", "nosuch"], tmp_path)
+    assert r.returncode != 0 and "nosuch" in r.stderr
+
+
 def test_a_failing_step_is_named_and_stops_the_run(tmp_path, tiny):
     recipe, d = tiny
     d["steps"].insert(1, {"name": "broken", "run": [str(tmp_path / "fail.py")], "outputs": ["{data}/never"]})

@@ -205,6 +205,14 @@ def run_recipe(recipe: Recipe, root: str | Path, repo: str | Path, manifest: str
         tmp.replace(manifest)
 
     steps = [s for s in recipe.steps if not only or s.name in only]
+    if only and manifest.is_file():
+        # a partial run keeps the records of the other steps from an earlier run of the same recipe
+        try:
+            old = json.loads(manifest.read_text())
+        except ValueError as e:
+            raise RecipeError(f"{manifest}: unreadable manifest ({e}); remove it or pass --manifest") from e
+        if old.get("recipe") == recipe.name:
+            man["steps"] = [r for r in old.get("steps", []) if r.get("name") not in only]
     for i, step in enumerate(steps, 1):
         cmd = _command(step, root, repo)
         stdout = Path(expand(step.stdout, root)) if step.stdout else None

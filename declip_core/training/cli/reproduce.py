@@ -4,7 +4,7 @@
     python training/reproduce.py training/recipes/bench.yaml      # the benchmark tables of docs/
     python training/reproduce.py --list                           # the steps, their outputs and expected times
     python training/reproduce.py --only build-i2t-photos ...      # some steps only
-    python training/reproduce.py --check [--run runs/lite-v4]     # rebuilt scores vs the shipped ones
+    python training/reproduce.py --check [--run runs/lite-v5]     # rebuilt scores vs the shipped ones
 
 A recipe is a list of steps (declip_core/training/recipe.py): each is a command of ours with the outputs it
 makes; a step whose outputs exist is skipped, so the same command resumes after a stop. A manifest (inputs'
@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="print the steps and exit")
     ap.add_argument("--manifest", default=None, help="manifest file (default: {data}/manifests/<recipe name>.json)")
     ap.add_argument("--check", action="store_true", help="compare rebuilt weights with the shipped reference scores")
-    ap.add_argument("--run", default="runs/lite-v4", help="--check: the rebuilt run folder (default: runs/lite-v4)")
+    ap.add_argument("--run", default="runs/lite-v5",
+                    help="--check: the rebuilt run folder holding the tags' files (default: runs/lite-v5, where "
+                         "weights-v5.yaml assembles the DeCLIP and the v5 heads)")
     ap.add_argument("--declip", default=None, help="--check: DeCLIP file or tag (default: <run>/declip.safetensors)")
     ap.add_argument("--tech", default=None, help="--check: tech head file or tag (default: <run>/iqa-tech.safetensors)")
     ap.add_argument("--aes", default=None, help="--check: aes head file or tag (default: <run>/iqa-aes.safetensors)")
