@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Copy a finished training run into the package as the shipped weight tags.
 
-    python training/ship_weights.py runs/lite [--version v5] [--config training/configs/lite-v5.yaml]
+    python training/ship_weights.py runs/lite [--version v5] [--config training/recipes/weights-v5.yaml]
     python training/ship_weights.py runs/lite-v5 --keep-declip --version v5   # new heads on the shipped DeCLIP
 
 Writes declip_core/weights/declip-lite-<v>.{safetensors,json} (DeCLIP, stored as float16 to halve
