@@ -1,6 +1,6 @@
 """Run a recipe: a list of steps (data, in YAML or JSON), each a command of ours with the outputs it makes.
 
-    name: weights-v4
+    name: weights-v5
     steps:
       - name: gather-photos
         run: [training/gather_photos.py, --out, "{data}/photos-v2", --cache, "{data}/photo-cache"]
