@@ -175,11 +175,25 @@ def test_compare_reports_the_largest_difference():
         compare({"declip_tech": {"a": 0.5}, "declip_aes": {}}, ref)
 
 
+def test_compare_judges_the_declip_embeddings_when_the_reference_has_them():
+    emb = {s: {"perceptual": [0.1, -0.2], "semantic": [0.3, 0.0]} for s in ("a", "b")}
+    scores = {"declip_tech": {"a": 0.5, "b": 0.6}, "declip_aes": {"a": 0.1, "b": 0.2}}
+    ref = {"samples": ["a", "b"], **scores, "lite_embeddings": emb}
+    # measured embeddings are full-length; only the reference's first components are compared
+    got = {s: {"perceptual": [0.1, -0.2, 0.9], "semantic": [0.3, 0.0, 0.9]} for s in ("a", "b")}
+    same = compare({**scores, "lite_embeddings": got}, ref, 0.01)
+    assert same.ok and same.max_diff["lite perceptual"] == 0.0 and same.max_diff["lite semantic"] == 0.0
+    got["b"]["semantic"][1] = 0.05
+    off = compare({**scores, "lite_embeddings": got}, ref, 0.01)
+    assert not off.ok and off.max_diff["lite semantic"] == pytest.approx(0.05)
+    assert "lite semantic" in off.format() and "DIFFERS" in off.format()
+
+
 def test_check_on_the_shipped_tags_matches_the_reference(tmp_path):
     r = _run(["--check", "--declip", "lite", "--tech", "lite-tech", "--aes", "lite-aes"], tmp_path)
     assert r.returncode == 0, r.stderr
     diffs = [float(line.split("max |diff| ")[1].split()[0]) for line in r.stdout.splitlines() if "max |diff|" in line]
-    assert len(diffs) == 2 and max(diffs) <= 2e-4, r.stdout  # the reference's own tolerance
+    assert len(diffs) == 4 and max(diffs) <= 2e-4, r.stdout  # 2 metrics + 2 embeddings; the reference's tolerance
     assert "reproduction check: ok" in r.stdout
     r = _run(["--check", "--run", tmp_path / "nothing"], tmp_path)
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr

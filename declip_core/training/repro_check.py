@@ -2,8 +2,9 @@
 
 The reference is tests/reference/shipped_tags.json (made by tests/reference/make_reference_values.py): the
 `declip_tech` and `declip_aes` scores of the shipped tags on five committed sample photos, through
-declip_core.iqa.create_quality_model. `check_scores` scores the same photos with other weights (a rebuilt
-run folder, or tags) and reports max |diff| per metric against a tolerance.
+declip_core.iqa.create_quality_model, and the first 6 components of the `lite` DeCLIP's perceptual and
+semantic embeddings of them. `measure` scores and embeds the same photos with other weights (a rebuilt run
+folder, or tags) and `compare` reports max |diff| per metric and per embedding against one tolerance.
 """
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ from typing import Any, Mapping
 # no full rebuild has been compared with it yet (see docs/weights.md, "Reproduce").
 REBUILD_TOLERANCE = 0.01
 METRIC_NAMES = ("declip_tech", "declip_aes")
+# The `lite` DeCLIP itself: the first components of its unit-norm perceptual and semantic embeddings (the
+# reference stores the first 6 of each, `lite_embeddings`), compared with the same tolerance.
+EMBEDDING_NAMES = ("lite perceptual", "lite semantic")
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    max_diff: dict[str, float]  # metric -> max |rebuilt - reference| over the samples
+    max_diff: dict[str, float]  # metric (or embedding) -> max |rebuilt - reference| over the samples
     tolerance: float
     samples: tuple[str, ...]
 
@@ -61,12 +65,23 @@ def compare(measured: Mapping[str, Mapping[str, float]], reference: Mapping[str,
         if missing:
             raise ValueError(f"{m}: no measured score for {missing}")
         diffs[m] = max(abs(float(measured[m][s]) - float(reference[m][s])) for s in samples)
+    # the DeCLIP's embeddings, when both sides hold them (references made before they were stored lack them)
+    ref_emb, got_emb = reference.get("lite_embeddings"), measured.get("lite_embeddings")
+    if ref_emb and got_emb:
+        for name in EMBEDDING_NAMES:
+            part = name.split()[1]
+            d = 0.0
+            for s in samples:
+                r, g = ref_emb[s][part], got_emb[s][part][:len(ref_emb[s][part])]
+                d = max(d, max(abs(float(a) - float(b)) for a, b in zip(r, g)))
+            diffs[name] = d
     return CheckResult(diffs, tolerance, samples)
 
 
-def measure(samples: tuple[str, ...], declip: str | Path, tech: str | Path, aes: str | Path) -> dict[str, dict[str, float]]:
+def measure(samples: tuple[str, ...], declip: str | Path, tech: str | Path, aes: str | Path) -> dict[str, Any]:
     """declip_tech / declip_aes scores (0..1) of the named sample photos with the given weights (tags or files),
-    images decoded by declip_core.io.load_image as the reference was."""
+    images decoded by declip_core.io.load_image as the reference was; and the DeCLIP's embeddings of them
+    (`lite_embeddings`: sample -> {"perceptual": [P floats], "semantic": [S floats]}, unit norm)."""
     import torch
 
     from declip_core.inference import load_declip
@@ -82,4 +97,9 @@ def measure(samples: tuple[str, ...], declip: str | Path, tech: str | Path, aes:
         for name, metric, ckpt in (("declip_tech", "tech", tech), ("declip_aes", "aes", aes)):
             qm = create_quality_model(metric, checkpoint=str(ckpt), declip=dc)
             out[name] = {n: float(qm(x)[0]) for n, x in ims.items()}
+        emb = {}
+        for n in samples:
+            e = dc.embed_pil([load_image(sample_path(n))])  # as tests/reference/make_reference_values.py
+            emb[n] = {"perceptual": e.perceptual[0].tolist(), "semantic": e.semantic[0].tolist()}
+        out["lite_embeddings"] = emb
     return out
