@@ -323,3 +323,21 @@ def test_bench_tables_and_figures(tmp_path: Path) -> None:
     assert "| blur (sharpness, −) |" in table and "real patches" in table and "✓" in table
     B.plot_curves(rows, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").stat().st_size > 10_000
+
+
+def test_cli_exit_status_says_whether_the_run_reached_its_steps(monkeypatch, tmp_path: Path, capsys) -> None:
+    import declip_core.training.cli.train_control_demo as cli_mod
+    from declip_core.training.control_demo.train import TrainResult
+
+    seen = {}
+
+    def fake_train(cfg, log):
+        seen["cfg"] = cfg
+        return TrainResult(cfg.steps == 2, 2 if cfg.steps == 2 else 1, tmp_path / "m.safetensors", 0.1)
+
+    monkeypatch.setattr(cli_mod, "train", fake_train)
+    assert cli_mod.cli(["--steps", "2", "--output-dir", str(tmp_path)]) == 0
+    assert cli_mod.cli(["--steps", "5", "--max-minutes", "600", "--output-dir", str(tmp_path)]) == 3
+    assert seen["cfg"].max_minutes == 600.0
+    err = capsys.readouterr().err
+    assert "stopped at step 1" in err and "resume" in err

@@ -9,6 +9,7 @@ stops (and saves) at --max-minutes; the same command resumes from runs/control/s
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from dataclasses import fields
 
@@ -58,8 +59,14 @@ def main(argv: Sequence[str] | None = None) -> TrainResult:
 
 
 def cli(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point: train as `main` does; exit status 0 (errors raise)."""
-    main(argv)
+    """Console-script entry point: train as `main` does. Exit status 0 when the run reached --steps; 3 when
+    --max-minutes stopped it first (the state and an unfinished model are saved; the same command resumes).
+    Errors raise."""
+    res = main(argv)
+    if not res.finished:
+        print(f"stopped at step {res.step} by --max-minutes before --steps: the model is marked unfinished; "
+              "run the same command to resume", file=sys.stderr)
+        return 3
     return 0
 
 
