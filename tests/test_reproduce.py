@@ -194,6 +194,12 @@ def test_check_on_the_shipped_tags_matches_the_reference(tmp_path):
     assert r.returncode == 0, r.stderr
     diffs = [float(line.split("max |diff| ")[1].split()[0]) for line in r.stdout.splitlines() if "max |diff|" in line]
     assert len(diffs) == 4 and max(diffs) <= 2e-4, r.stdout  # 2 metrics + 2 embeddings; the reference's tolerance
-    assert "reproduction check: ok" in r.stdout
+    assert "reproduction check: ok" in r.stdout and "control-demo" not in r.stdout  # no rebuilt control demo here
+    r = _run(["--check", "--declip", "lite", "--tech", "lite-tech", "--aes", "lite-aes", "--control", "control-demo"],
+             tmp_path)
+    assert r.returncode == 0 and "predictions differ by 0.00% relative RMS" in r.stdout, r.stdout + r.stderr
+    r = _run(["--check", "--declip", "lite", "--tech", "lite-tech", "--aes", "lite-aes", "--control",
+              tmp_path / "absent.safetensors"], tmp_path)
+    assert r.returncode == 2 and "absent.safetensors" in r.stderr and "Traceback" not in r.stderr
     r = _run(["--check", "--run", tmp_path / "nothing"], tmp_path)
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr

@@ -103,3 +103,30 @@ def measure(samples: tuple[str, ...], declip: str | Path, tech: str | Path, aes:
             emb[n] = {"perceptual": e.perceptual[0].tolist(), "semantic": e.semantic[0].tolist()}
         out["lite_embeddings"] = emb
     return out
+
+
+def compare_control_demo(rebuilt: str | Path, reference: str | Path = "control-demo", n: int = 16,
+                         seed: int = 0) -> dict[str, float]:
+    """The rebuilt control demo against the shipped one as functions: both predict on the same `n` inputs
+    (noisy 3 x image_size^2 images, timesteps spread over the schedule, random unit perceptual embeddings; all
+    from `seed`). Returns {"rel_rms": ||a - b|| / ||b|| over all outputs (0 = identical), "max_abs": max |a - b|,
+    "rebuilt_step"/"reference_step": the training steps the files record}. Each is a tag or a file.
+    Raises ValueError when the two architectures differ."""
+    import torch
+
+    from declip_core.pretrained import resolve_checkpoint
+    from declip_core.training.control_demo.model import load_control_demo
+
+    a, meta_a = load_control_demo(resolve_checkpoint(str(rebuilt)))
+    b, meta_b = load_control_demo(resolve_checkpoint(str(reference)))
+    if a.cfg.to_dict() != b.cfg.to_dict():
+        raise ValueError(f"{rebuilt}: another architecture than {reference}")
+    g = torch.Generator().manual_seed(seed)
+    c = b.cfg
+    x = torch.randn(n, 3, c.image_size, c.image_size, generator=g)  # (n, 3, H, W)
+    t = torch.linspace(0, c.num_train_timesteps - 1, n).round().long()  # (n,)
+    p = torch.nn.functional.normalize(torch.randn(n, c.perceptual_dim, generator=g), dim=1)  # (n, P)
+    with torch.no_grad():
+        ya, yb = a(x, t, p), b(x, t, p)
+    return {"rel_rms": float((ya - yb).norm() / yb.norm()), "max_abs": float((ya - yb).abs().max()),
+            "rebuilt_step": float(meta_a.get("step", -1)), "reference_step": float(meta_b.get("step", -1))}

@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--declip", default=None, help="--check: DeCLIP file or tag (default: <run>/declip.safetensors)")
     ap.add_argument("--tech", default=None, help="--check: tech head file or tag (default: <run>/iqa-tech.safetensors)")
     ap.add_argument("--aes", default=None, help="--check: aes head file or tag (default: <run>/iqa-aes.safetensors)")
+    ap.add_argument("--control", default=None,
+                    help="--check: the rebuilt control demo, compared with the shipped tag 'control-demo' as a "
+                         "function (relative RMS of predictions; reported, not judged) (default: "
+                         "runs/control/control_demo.safetensors when it exists)")
     ap.add_argument("--reference", default=str(REFERENCE), help="reference scores (default: tests/reference/shipped_tags.json)")
     ap.add_argument("--tolerance", type=float, default=REBUILD_TOLERANCE,
                     help=f"largest |score diff| accepted, scores in 0..1 (default: {REBUILD_TOLERANCE})")
@@ -68,6 +72,18 @@ def _check(a: argparse.Namespace, root: Path) -> int:
         return 2
     print(f"weights: {files['declip']}, {files['tech']}, {files['aes']}; reference: {a.reference}")
     print(res.format())
+    control = Path(expand(a.control, root)) if a.control else Path("runs/control/control_demo.safetensors")
+    if a.control or control.is_file():
+        from declip_core.training.repro_check import compare_control_demo
+
+        try:
+            c = compare_control_demo(control)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"control-demo ({control}, step {c['rebuilt_step']:.0f} vs the shipped {c['reference_step']:.0f}): "
+              f"predictions differ by {c['rel_rms']:.2%} relative RMS (max |diff| {c['max_abs']:.3g}; reported, not "
+              "judged: its figures are the control benchmark's)")
     return 0 if res.ok else 1
 
 
