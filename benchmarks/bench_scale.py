@@ -192,13 +192,9 @@ def main(argv=None) -> int:
             ray.shutdown()
         res["runs"] = runs
         res["brisque"] = brisque(paths[: min(16, a.n)])
-        if a.skip_rss:
-            res["load_end"] = load1()
-            print(json.dumps(res, indent=1))
-            print(table(res, argv))
-            return 0
-        res["rss_N"] = peak_rss(paths, a.n, a.batch_size, tmp)
-        res["rss_5N"] = peak_rss(paths, 5 * a.n, a.batch_size, tmp)
+        if not a.skip_rss:
+            res["rss_N"] = peak_rss(paths, a.n, a.batch_size, tmp)
+            res["rss_5N"] = peak_rss(paths, 5 * a.n, a.batch_size, tmp)
     res["load_end"] = load1()
     print(json.dumps(res, indent=1))
     print(table(res, argv))
