@@ -75,6 +75,9 @@ def test_runs_skips_resumes_and_writes_a_manifest(tmp_path, tiny):
 
     r = _run([recipe], tmp_path, data=data)  # everything exists: nothing runs
     assert r.returncode == 0 and r.stdout.count("skipped") == 2 and _log(tmp_path) == ["a.txt", "b.txt"]
+    again = json.loads((data / "manifests" / "tiny.json").read_text())["steps"]
+    # a skipped step keeps the wall time of the run that made its outputs
+    assert [s["made_in_s"] for s in again] == [s["wall_s"] for s in man["steps"]]
 
     (data / "b.txt").unlink()  # resume: only the missing output's step runs
     r = _run([recipe, "--data", data], tmp_path, data=tmp_path / "elsewhere")  # --data wins over $DECLIP_DATA
@@ -82,6 +85,7 @@ def test_runs_skips_resumes_and_writes_a_manifest(tmp_path, tiny):
     assert _log(tmp_path) == ["a.txt", "b.txt", "b.txt"]
     steps = json.loads((data / "manifests" / "tiny.json").read_text())["steps"]
     assert [s["status"] for s in steps] == ["skipped", "ran"]
+    assert "made_in_s" not in steps[1]  # it ran: its own wall_s counts
 
 
 def test_only_reruns_one_step_and_keeps_the_other_records(tmp_path, tiny):

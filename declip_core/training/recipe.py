@@ -205,14 +205,16 @@ def run_recipe(recipe: Recipe, root: str | Path, repo: str | Path, manifest: str
         tmp.replace(manifest)
 
     steps = [s for s in recipe.steps if not only or s.name in only]
-    if only and manifest.is_file():
-        # a partial run keeps the records of the other steps from an earlier run of the same recipe
+    earlier: dict[str, dict[str, Any]] = {}  # step name -> its record in an earlier run of the same recipe
+    if manifest.is_file():
         try:
             old = json.loads(manifest.read_text())
         except ValueError as e:
             raise RecipeError(f"{manifest}: unreadable manifest ({e}); remove it or pass --manifest") from e
         if old.get("recipe") == recipe.name:
-            man["steps"] = [r for r in old.get("steps", []) if r.get("name") not in only]
+            earlier = {r["name"]: r for r in old.get("steps", []) if isinstance(r, dict) and "name" in r}
+            if only:  # a partial run keeps the records of the other steps
+                man["steps"] = [r for r in old.get("steps", []) if r.get("name") not in only]
     for i, step in enumerate(steps, 1):
         cmd = _command(step, root, repo)
         stdout = Path(expand(step.stdout, root)) if step.stdout else None
@@ -222,6 +224,10 @@ def run_recipe(recipe: Recipe, root: str | Path, repo: str | Path, manifest: str
         man["steps"].append(rec)
         if outs and all(o.exists() for o in outs):
             rec.update(status="skipped", wall_s=0.0, outputs={str(o): sha256_of(o) for o in outs})
+            prev = earlier.get(step.name, {})
+            made = prev.get("made_in_s", prev.get("wall_s") if prev.get("status") == "ran" else None)
+            if made is not None and prev.get("outputs") == rec["outputs"]:
+                rec["made_in_s"] = made  # the wall time of the run that made these very outputs
             log(f"[{i}/{len(steps)}] {step.name}: skipped (outputs exist)")
             save()
             continue
