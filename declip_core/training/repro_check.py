@@ -21,7 +21,7 @@ REBUILD_TOLERANCE = 0.01
 METRIC_NAMES = ("declip_tech", "declip_aes")
 # The `lite` DeCLIP itself: the first components of its unit-norm perceptual and semantic embeddings (the
 # reference stores the first 6 of each, `lite_embeddings`), compared with the same tolerance.
-EMBEDDING_NAMES = ("lite perceptual", "lite semantic")
+EMBEDDINGS = {"lite perceptual": "perceptual", "lite semantic": "semantic"}  # reported name -> stored key
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,7 @@ def compare(measured: Mapping[str, Mapping[str, float]], reference: Mapping[str,
     # the DeCLIP's embeddings, when both sides hold them (references made before they were stored lack them)
     ref_emb, got_emb = reference.get("lite_embeddings"), measured.get("lite_embeddings")
     if ref_emb and got_emb:
-        for name in EMBEDDING_NAMES:
-            part = name.split()[1]
+        for name, part in EMBEDDINGS.items():
             d = 0.0
             for s in samples:
                 r, g = ref_emb[s][part], got_emb[s][part][:len(ref_emb[s][part])]
@@ -92,15 +91,16 @@ def measure(samples: tuple[str, ...], declip: str | Path, tech: str | Path, aes:
     from declip_core.transforms import pil_to_tensor01
 
     dc = load_declip(str(declip))
-    ims = {n: pil_to_tensor01(load_image(sample_path(n))).unsqueeze(0) for n in samples}  # each (1, 3, H, W)
+    pils = {n: load_image(sample_path(n)) for n in samples}  # decoded once, for the scores and the embeddings
+    ims = {n: pil_to_tensor01(p).unsqueeze(0) for n, p in pils.items()}  # each (1, 3, H, W)
     out: dict[str, dict[str, float]] = {}
     with torch.no_grad():
         for name, metric, ckpt in (("declip_tech", "tech", tech), ("declip_aes", "aes", aes)):
             qm = create_quality_model(metric, checkpoint=str(ckpt), declip=dc)
             out[name] = {n: float(qm(x)[0]) for n, x in ims.items()}
         emb = {}
-        for n in samples:
-            e = dc.embed_pil([load_image(sample_path(n))])  # as tests/reference/make_reference_values.py
+        for n, pil in pils.items():
+            e = dc.embed_pil([pil])  # as tests/reference/make_reference_values.py
             emb[n] = {"perceptual": e.perceptual[0].tolist(), "semantic": e.semantic[0].tolist()}
         out["lite_embeddings"] = emb
     return out
