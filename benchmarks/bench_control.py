@@ -47,7 +47,7 @@ from declip_core.training.control_demo.data import (
     train_photo_paths,
     training_phrases,
 )
-from declip_core.training.control_demo.model import load_control_demo, sample
+from declip_core.training.control_demo.model import declip_for, load_control_demo, sample
 from declip_core.training.control_demo.stats import measure_images, to_uint8
 
 MODEL_TAG = "control-demo"
@@ -298,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     model_path = resolve_model(args.model)
     model, meta = load_control_demo(model_path)
-    declip_name = args.declip or meta.get("declip") or "lite"
+    declip_name = args.declip or declip_for(meta)
     declip = load_declip(declip_name)
     if meta.get("declip_sha256") and declip.checkpoint_sha256 != meta["declip_sha256"]:
         raise ValueError(f"{model_path} was trained on DeCLIP {meta['declip_sha256'][:12]}…, "

@@ -95,6 +95,12 @@ def list_pretrained(kind: str | None = None) -> list[str]:
     return sorted(n for n, t in PRETRAINED.items() if kind is None or t.kind == kind)
 
 
+def tags_with_sha256(sha256: str, kind: str | None = None) -> list[str]:
+    """Names of the weight tags whose file has this sha256 (64 hex digits), optionally of one checkpoint kind;
+    empty when none has. Reads only tags.json (a checkpoint's recorded `sha256` is its file's)."""
+    return sorted(n for n, t in PRETRAINED.items() if t.sha256 == sha256 and (kind is None or t.kind == kind))
+
+
 def _from_dir(d: Path, kind: str | None) -> Path:
     hits = []
     for st in sorted(d.glob("*.safetensors")):

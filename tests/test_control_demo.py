@@ -341,3 +341,31 @@ def test_cli_exit_status_says_whether_the_run_reached_its_steps(monkeypatch, tmp
     assert seen["cfg"].max_minutes == 600.0
     err = capsys.readouterr().err
     assert "stopped at step 1" in err and "resume" in err
+
+
+def test_shipped_control_demo_runs_on_the_declip_it_was_trained_on() -> None:
+    """The control-demo tag names its DeCLIP by sha256; that DeCLIP ships (`lite-v1`), loads, and conditions it."""
+    from declip_core.inference import load_declip
+    from declip_core.pretrained import resolve_checkpoint
+    from declip_core.training.control_demo.model import declip_for
+
+    model, meta = load_control_demo(resolve_checkpoint("control-demo"))
+    name = declip_for(meta)
+    assert name == "lite-v1"
+    declip = load_declip(name)
+    assert declip.checkpoint_sha256 == meta["declip_sha256"]
+    assert load_declip("lite").checkpoint_sha256 != meta["declip_sha256"]  # why `lite` is the wrong one
+    with torch.no_grad():
+        cond = declip.embed_perceptual_text(["really noisy", "clean and sharp"])  # (2, 64)
+    images = sample(model, cond, seeds=[0, 1], steps=4, guidance=2.0)
+    assert images.shape == (2, 3, 32, 32) and 0.0 <= float(images.min()) and float(images.max()) <= 1.0
+    assert float((images[0] - images[1]).abs().mean()) > 1e-3  # the condition changes the sample
+
+
+def test_declip_for_falls_back_to_the_recorded_name_and_refuses_none() -> None:
+    from declip_core.training.control_demo.model import declip_for
+
+    assert declip_for({"declip_sha256": "0" * 64, "declip": "runs/lite/declip.safetensors"}) == \
+        "runs/lite/declip.safetensors"
+    with pytest.raises(ValueError, match="records no DeCLIP"):
+        declip_for({})

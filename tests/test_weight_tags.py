@@ -47,3 +47,12 @@ def test_malformed_tags_file_named(tmp_path: Path) -> None:
     bad.write_text("[]")
     with pytest.raises(ValueError, match="not a weight-tags file"):
         read_tags(bad)
+
+
+def test_tags_with_sha256() -> None:
+    from declip_core.pretrained import tags_with_sha256
+
+    for name, t in PRETRAINED.items():
+        assert name in tags_with_sha256(t.sha256)
+        assert tags_with_sha256(t.sha256, kind="no-such-kind") == []
+    assert tags_with_sha256("0" * 64) == []

@@ -135,6 +135,22 @@ def _noise(seeds: Sequence[int], shape: tuple[int, ...], salt: int) -> torch.Ten
                         for s in seeds])
 
 
+def declip_for(meta: dict[str, Any]) -> str:
+    """The DeCLIP a control demo was trained on, as a name `load_declip` takes: the weight tag whose sha256 is the
+    metadata's `declip_sha256` ('lite-v1' for the shipped `control-demo`), else the `declip` name recorded at
+    training time. Its perceptual embeddings are the only ones the model was trained to read. ValueError when
+    the metadata records neither."""
+    from declip_core.pretrained import tags_with_sha256
+
+    sha = meta.get("declip_sha256")
+    tags = tags_with_sha256(str(sha), kind="declip") if sha else []
+    if tags:
+        return tags[0]
+    if not meta.get("declip"):
+        raise ValueError("the control demo's metadata records no DeCLIP ('declip_sha256' or 'declip')")
+    return str(meta["declip"])
+
+
 @torch.no_grad()
 def sample(model: ControlDemo, perceptual: torch.Tensor, seeds: Sequence[int], steps: int = 30,
            guidance: float = 2.0, eta: float = 0.0) -> torch.Tensor:
