@@ -296,6 +296,28 @@ def _ignore_sigint(_: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Ctrl-C inside the block is held and raised as KeyboardInterrupt when it ends. A DataLoader iterator cut
+    off while it starts its worker processes is left half-built, and torch then prints an error from its
+    __del__ ("'_MultiProcessingDataLoaderIter' object has no attribute '_shutdown'") after the run's own
+    message. Only in the main thread with Python's default Ctrl-C handler; elsewhere the block runs as is."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    hits: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: hits.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if hits:
+        raise KeyboardInterrupt
+
+
 def _loader(ds: _Inputs, sampler: _Dispatch, batch_size: int, workers: int, isolate: bool,
             timeout: float = 0.0, start_method: str | None = None) -> DataLoader:
     kw: dict[str, Any] = {"prefetch_factor": 1 if isolate else 2, "worker_init_fn": _ignore_sigint,
@@ -339,8 +361,11 @@ def decode_stream(inputs: Iterable[Source], cfg: PreprocessConfig, views: Sequen
         isolate = bool(retry)  # after a crash: the inputs that were in flight, one at a time, one process
         sampler = _Dispatch(_drain(retry)) if isolate else main
         try:
-            for items in _loader(ds, sampler, 1 if isolate else batch_size, 1 if isolate else workers, isolate,
-                                 timeout, start_method):
+            loader = _loader(ds, sampler, 1 if isolate else batch_size, 1 if isolate else workers, isolate, timeout,
+                             start_method)
+            with _sigint_deferred():  # the iterator starts the decode processes
+                batches = iter(loader)
+            for items in batches:
                 sampler.received(len(items))
                 yield items
         except RuntimeError as e:

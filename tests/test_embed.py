@@ -168,3 +168,23 @@ def test_bf16_autocast_close_to_fp32(dc, files):
     b = _flat(embed_stream(files[:3], dc, workers=0, precision="bf16"))
     for x, y in zip(a, b):
         assert float((x.perceptual[0] - y.perceptual[0]).abs().max()) < 0.1
+
+
+def test_ctrl_c_while_decode_processes_start_is_raised_after_they_started() -> None:
+    """_sigint_deferred holds a Ctrl-C that arrives inside it (where a DataLoader starts its workers) and
+    raises it at the end, so no half-built iterator is left behind."""
+    import os
+    import signal
+
+    from declip_core.embed import _sigint_deferred
+
+    steps: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        with _sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            steps.append("block finished")
+    assert steps == ["block finished"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with _sigint_deferred():  # no Ctrl-C: nothing raised
+        steps.append("quiet")
+    assert steps[-1] == "quiet"

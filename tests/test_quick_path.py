@@ -81,13 +81,13 @@ def _interrupt_after(cmd, cwd, marker: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(cmd, p.returncode, "".join(out), "".join(err))
 
 
-@pytest.mark.slow
 def _no_traceback_of_ours(stderr: str) -> bool:
     """No traceback but Python's own report of a Ctrl-C swallowed by a finaliser ('Exception ignored in ...'),
     which the second press above answers."""
     return stderr.count("Traceback") == stderr.count("Exception ignored in")
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path):
     cmd = _cmd(tmp_path)
     # 1. during the I&2T build (right after the plan)
