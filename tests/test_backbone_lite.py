@@ -143,3 +143,18 @@ def test_spec_forms():
     assert [parse_spec(s).arch for s in ("lite", "lite1", "lite2")] == ["lite", "lite1", "lite2"]
     p = parse_spec("openclip:ViT-B-32@/w/file.safetensors")
     assert (p.arch, p.path) == ("ViT-B-32", "/w/file.safetensors")
+
+
+def test_text_embedding_does_not_depend_on_its_batch(lite_backbone):
+    """A text gets the same bits alone, among other texts and in any order (texts of one token count are
+    encoded together, so none is padded); this is what makes cached text features independent of the order
+    a cache was filled in."""
+    texts = ["a photo of a cat", "really noisy", "slightly blurry, under-exposed photo of a harbour at dusk",
+             "clean", "a photo of a dog"]
+    together = lite_backbone.encode_text(texts)  # (5, 384)
+    alone = torch.cat([lite_backbone.encode_text([t]) for t in texts])
+    reordered = lite_backbone.encode_text(texts[::-1]).flip(0)
+    assert together.shape == (5, 384) and together.dtype == torch.float32
+    assert torch.equal(together, alone) and torch.equal(together, reordered)
+    assert torch.allclose(together.norm(dim=1), torch.ones(5), atol=1e-5)
+    assert lite_backbone.encode_text([]).shape == (0, 384)

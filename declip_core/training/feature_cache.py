@@ -23,6 +23,9 @@ from declip_core.transforms import normalize01
 CACHE_VERSION = 1
 
 
+TEXT_ENCODING = 2  # 2: MiniLM texts encoded in groups of equal token count (1: padded batches)
+
+
 def backbone_key(backbone: Backbone, what: str = "image") -> str:
     """Hash of what the cached features depend on."""
     info = backbone.info
@@ -35,6 +38,8 @@ def backbone_key(backbone: Backbone, what: str = "image") -> str:
         "preprocess": info.preprocess.to_dict() if (info.preprocess and what == "image") else None,
         "dims": [info.image_dim, info.stats_dim, info.text_dim],
         "extra": info.extra,
+        # text features made by the encoding that gives each text the same bits in any batch (minilm.py)
+        "text_encoding": TEXT_ENCODING if what == "text" else None,
     }
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -14,6 +14,9 @@ from declip_core.training.disentangler import TrainArrays
 from declip_core.training.feature_cache import FeatureCache, TextCache
 
 import torch
+
+if TYPE_CHECKING:
+    from declip_core.training.config import TrainConfig
 
 
 @dataclass
@@ -58,6 +61,28 @@ def dist_class(row: Row) -> str:
     if row.chain:
         return row.chain[0][0]
     return row["perc_key"].split(":")[0] if row["perc_key"].startswith("aes_neg") else row["perc_key"] or "clean"
+
+
+def training_rows(cfg: "TrainConfig", log: Callable[[str], None] | None = None) -> list[Row]:
+    """The disentangler's training rows of a config: the train split of `data.i2t_dir`, then the rows of each
+    `data.extra_train_dirs` set whose sample_id is new, cut by `subset_by_crop`, plus the crops listed in
+    `data.train_crops_file`. `log` gets one line per extra set."""
+    from declip_core.training.data.manifest import read_manifest
+
+    all_train = read_manifest(cfg.data.i2t_dir, splits=["train"])
+    seen = {r["sample_id"] for r in all_train}
+    for extra in cfg.data.extra_train_dirs:  # e.g. more severity ladders of the same crops (another build seed)
+        more = [r for r in read_manifest(extra, splits=["train"]) if r["sample_id"] not in seen]
+        seen.update(r["sample_id"] for r in more)
+        all_train += more
+        if log:
+            log(f"{extra}: {len(more)} more training rows")
+    rows = subset_by_crop(all_train, cfg.data.max_train_crops, per_photo=cfg.data.max_train_crops_per_photo)
+    if cfg.data.train_crops_file:
+        extra_crops = set(Path(cfg.data.train_crops_file).read_text().split())
+        chosen = {r.data.get("crop_id") for r in rows}
+        rows += [r for r in all_train if r.data.get("crop_id") in extra_crops and r.data.get("crop_id") not in chosen]
+    return rows
 
 
 def subset_by_crop(rows: Sequence[Row], max_crops: int | None, per_photo: int | None = None) -> list[Row]:

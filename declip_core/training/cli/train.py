@@ -75,7 +75,6 @@ def _run(a: argparse.Namespace) -> int:
         dist.barrier()
 
     from declip_core.backbones import create_backbone
-    from declip_core.training.data.manifest import read_manifest
     from declip_core.inference import DeCLIP
     from declip_core.training.disentangler import train_disentangler
     from declip_core.training.pipeline import encode_rows, train_arrays
@@ -92,20 +91,9 @@ def _run(a: argparse.Namespace) -> int:
         if distributed:
             dist.barrier()
     timings["build_i2t_s"] = time.time() - t
-    from declip_core.training.pipeline import subset_by_crop
+    from declip_core.training.pipeline import training_rows
 
-    all_train = read_manifest(i2t, splits=["train"])
-    seen = {r["sample_id"] for r in all_train}
-    for extra in cfg.data.extra_train_dirs:  # e.g. more severity ladders of the same crops (another build seed)
-        more = [r for r in read_manifest(extra, splits=["train"]) if r["sample_id"] not in seen]
-        seen.update(r["sample_id"] for r in more)
-        all_train += more
-        print(f"{extra}: {len(more)} more training rows", flush=True)
-    rows = subset_by_crop(all_train, cfg.data.max_train_crops, per_photo=cfg.data.max_train_crops_per_photo)
-    if cfg.data.train_crops_file:
-        extra = set(Path(cfg.data.train_crops_file).read_text().split())
-        chosen = {r.data.get("crop_id") for r in rows}
-        rows += [r for r in all_train if r.data.get("crop_id") in extra and r.data.get("crop_id") not in chosen]
+    rows = training_rows(cfg, log=lambda m: print(m, flush=True))
     print(f"training rows: {len(rows)} from {len({r['photo_id'] for r in rows})} photos", flush=True)
     t = time.time()
     enc = encode_rows(rows, backbone, cfg.cache_dir, progress=cfg.progress and rank == 0)
