@@ -62,3 +62,12 @@ def test_corrupt_index_names_the_file(tmp_path) -> None:
     (tmp_path / "index.json").write_text(json.dumps({"a": "what"}))
     with pytest.raises(ValueError, match="unreadable cache index entry"):
         ShardedArrayCache(tmp_path).index()
+
+
+def test_lite_feature_cache_keys_are_stable(lite_backbone) -> None:
+    """Stored values: the image-feature key is the one of every existing cache (a change would recompute
+    hours of features); the text key changed once, with batch-independent text encoding (TEXT_ENCODING 2)."""
+    from declip_core.training.feature_cache import backbone_key
+
+    assert backbone_key(lite_backbone) == "54c4b573e9d15a1f"
+    assert backbone_key(lite_backbone, "text") == "2594caa7ab06d8bd"

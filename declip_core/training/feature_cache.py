@@ -38,9 +38,9 @@ def backbone_key(backbone: Backbone, what: str = "image") -> str:
         "preprocess": info.preprocess.to_dict() if (info.preprocess and what == "image") else None,
         "dims": [info.image_dim, info.stats_dim, info.text_dim],
         "extra": info.extra,
-        # text features made by the encoding that gives each text the same bits in any batch (minilm.py)
-        "text_encoding": TEXT_ENCODING if what == "text" else None,
     }
+    if what == "text":  # text features made by the encoding that gives each text the same bits in any batch
+        ident["text_encoding"] = TEXT_ENCODING
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
