@@ -67,6 +67,10 @@ def test_lite_embeddings_match_reference(ref, measured):
         _close(m["semantic"], r["semantic"], tol, f"semantic {name}")
         rel = abs(m["feature_norm"] - r["feature_norm"]) / r["feature_norm"]
         assert rel <= ref["tolerances"]["feature_norm_rel"], f"feature norm {name}: {m['feature_norm']} vs {r['feature_norm']}"
+    for name in ref["samples"]:
+        m, r = measured["lite_v1_embeddings"][name], ref["lite_v1_embeddings"][name]
+        _close(m["perceptual"], r["perceptual"], tol, f"lite-v1 perceptual {name}")
+        _close(m["semantic"], r["semantic"], tol, f"lite-v1 semantic {name}")
     for text, r in ref["lite_text"].items():
         _close(measured["lite_text"][text], r, ref["tolerances"]["text"], f"text {text!r}")
     assert all(math.isfinite(x) for e in ref["lite_embeddings"].values() for x in e["perceptual"])

@@ -188,9 +188,18 @@ def test_compare_judges_the_declip_embeddings_when_the_reference_has_them():
     same = compare({**scores, "lite_embeddings": got}, ref, 0.01)
     assert same.ok and same.max_diff["lite perceptual"] == 0.0 and same.max_diff["lite semantic"] == 0.0
     got["b"]["semantic"][1] = 0.05
-    off = compare({**scores, "lite_embeddings": got}, ref, 0.01)
+    off = compare({**scores, "lite_embeddings": got}, ref, 0.01, semantic_tolerance=0.01)
     assert not off.ok and off.max_diff["lite semantic"] == pytest.approx(0.05)
     assert "lite semantic" in off.format() and "DIFFERS" in off.format()
+    # the semantic embedding has its own tolerance (its rerun spread); the perceptual one keeps the scores'
+    within = compare({**scores, "lite_embeddings": got}, ref, 0.01, semantic_tolerance=0.06)
+    assert within.ok and within.tolerance == {"declip_tech": 0.01, "declip_aes": 0.01, "lite perceptual": 0.01,
+                                              "lite semantic": 0.06}
+    assert "lite semantic: max |diff| 5.00e-02 over 2 reference images (tolerance 0.06): ok" in within.format()
+    got["a"]["perceptual"][0] = 0.12
+    assert not compare({**scores, "lite_embeddings": got}, ref, 0.01, semantic_tolerance=0.06).ok
+    with pytest.raises(ValueError, match="tolerances must be >= 0"):
+        compare({**scores, "lite_embeddings": got}, ref, 0.01, semantic_tolerance=-1.0)
 
 
 def test_check_on_the_shipped_tags_matches_the_reference(tmp_path):
@@ -199,6 +208,13 @@ def test_check_on_the_shipped_tags_matches_the_reference(tmp_path):
     diffs = [float(line.split("max |diff| ")[1].split()[0]) for line in r.stdout.splitlines() if "max |diff|" in line]
     assert len(diffs) == 4 and max(diffs) <= 2e-4, r.stdout  # 2 metrics + 2 embeddings; the reference's tolerance
     assert "reproduction check: ok" in r.stdout and "control-demo" not in r.stdout  # no rebuilt control demo here
+    r = _run(["--check", "--declip", "lite", "--tech", "lite-tech", "--aes", "lite-aes", "--declip-v1", "lite-v1"],
+             tmp_path)
+    assert r.returncode == 0 and "lite-v1 perceptual: max |diff| 0.00e+00" in r.stdout, r.stdout + r.stderr
+    assert "lite-v1 semantic: max |diff| 0.00e+00" in r.stdout and "v1 DeCLIP lite-v1" in r.stdout
+    r = _run(["--check", "--declip", "lite", "--tech", "lite-tech", "--aes", "lite-aes", "--declip-v1", "lite"],
+             tmp_path)  # another DeCLIP in place of the v1 one: its embeddings differ
+    assert r.returncode == 1 and "lite-v1 perceptual" in r.stdout and "DIFFERS" in r.stdout, r.stdout + r.stderr
     r = _run(["--check", "--declip", "lite", "--tech", "lite-tech", "--aes", "lite-aes", "--control", "control-demo"],
              tmp_path)
     assert r.returncode == 0 and "predictions differ by 0.00% relative RMS" in r.stdout, r.stdout + r.stderr
@@ -207,3 +223,20 @@ def test_check_on_the_shipped_tags_matches_the_reference(tmp_path):
     assert r.returncode == 2 and "absent.safetensors" in r.stderr and "Traceback" not in r.stderr
     r = _run(["--check", "--run", tmp_path / "nothing"], tmp_path)
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_list_prints_each_step_as_a_command_a_shell_takes(tmp_path):
+    import shlex
+
+    r = _run(["--list"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if "build-i2t-photos:" in ln)
+    assert "--aesthetic-negatives '' " in line  # an empty argument stays one
+    argv = shlex.split(line.split(": ", 1)[1])
+    assert argv[argv.index("--aesthetic-negatives") + 1] == ""
+
+
+def test_the_semantic_tolerance_covers_its_measured_rerun_spread_with_a_margin():
+    from declip_core.training.repro_check import REBUILD_TOLERANCE, SEMANTIC_SPREAD, SEMANTIC_TOLERANCE
+
+    assert SEMANTIC_TOLERANCE >= 2 * SEMANTIC_SPREAD and REBUILD_TOLERANCE < SEMANTIC_SPREAD

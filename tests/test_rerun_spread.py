@@ -88,7 +88,7 @@ def test_retraining_unchanged_inputs_is_bit_exact_and_changed_inputs_move(tmp_pa
     assert moved.max_diff["semantic"] > 0.0 and np.isfinite(list(moved.max_diff.values())).all()
     assert max_abs_diff(own, first3, "semantic") == 0.0
     table = format_table(rows)
-    assert table.count("\n") == 4 and "| same | unchanged | 0.00e+00 | 0.00e+00 |" in table
+    assert table.count("\n") == 4 and "| same | unchanged | 0.00e+00 | 0.00e+00 |" in table and "(stored components)" in table
     with pytest.raises(ValueError, match="variant"):
         rerun_spread(arr, train, bb, own, images, ["same", "bogus"])
 

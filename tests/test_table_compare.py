@@ -59,6 +59,9 @@ def test_a_moved_figure_beyond_the_tolerance_fails_and_is_named():
 def test_speed_tables_are_reported_not_judged():
     r = compare_reports(REF, REF.replace("43.69", "10.00"))
     assert r.ok and r.tables[1].max_diff == pytest.approx(33.69) and "not judged" in r.format()
+    speed_only = "## Throughput" + REF.split("## Throughput")[1]
+    r = compare_reports(speed_only, speed_only)
+    assert r.ok and r.format().splitlines()[-1] == "tables: nothing judged (speed and memory tables only)"
 
 
 def test_missing_rows_tables_and_changed_cells_fail():
@@ -101,3 +104,34 @@ def test_cli_exit_status(tmp_path):
     assert odd.returncode == 2 and "pairs" in odd.stderr
     gone = subprocess.run(cmd + [str(ref), str(tmp_path / "absent.md")], capture_output=True, text=True, env=env)
     assert gone.returncode == 2 and "absent.md" in gone.stderr
+
+
+MEDIANS = """## Medians
+
+| family | kind | L0 | L1 |
+|---|---|---|---|
+| blur | real patches | 1010.9 | 134.0 |
+| blur | image cond. | 2286.4 | 731.0 |
+| noise | real patches | 1.3 | 5.5 |
+"""
+
+
+def test_rows_that_share_a_first_cell_are_told_apart_by_their_label_cells():
+    r = compare_reports(MEDIANS, MEDIANS.replace("2286.4", "2286.9"), tolerance=0.1)
+    assert not r.ok and r.tables[0].worst.startswith("blur / image cond. / L0")
+    assert r.tables[0].compared == 6
+    r = compare_reports(MEDIANS, MEDIANS.replace("| blur | image cond. | 2286.4 | 731.0 |\n", ""))
+    assert not r.ok and "row 'blur / image cond.'" in r.format()
+
+
+def test_shared_only_judges_the_tables_a_rebuild_makes_and_lists_the_others():
+    page = "# A doc page\n\nSome text.\n\n" + REF.split("## Throughput")[0] + "\n## Training log\n\n| step | loss |\n" \
+           "|---|---|\n| 1 | 0.5 |\n"
+    rebuilt = MEDIANS + "\n## Quality again, under another heading\n\n" + REF.split("## Quality (12 photos)\n\n")[1] \
+        .split("## Throughput")[0]
+    r = compare_reports(page, rebuilt, shared_only=True)
+    assert r.ok and [t.compared for t in r.tables] == [6] and r.not_rebuilt == [("Training log", 0)]
+    assert "not made by this rebuild" in r.format()
+    assert not compare_reports(page, rebuilt.replace("0.839", "0.9"), shared_only=True).ok
+    assert not compare_reports(page, MEDIANS, shared_only=True).ok  # nothing shared: nothing reproduced
+    assert not compare_reports(page, rebuilt).ok  # without it the page's other tables are missing

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -231,7 +232,7 @@ def run_recipe(recipe: Recipe, root: str | Path, repo: str | Path, manifest: str
             log(f"[{i}/{len(steps)}] {step.name}: skipped (outputs exist)")
             save()
             continue
-        log(f"[{i}/{len(steps)}] {step.name}: {' '.join(cmd)}" + (f" > {stdout}" if stdout else "")
+        log(f"[{i}/{len(steps)}] {step.name}: {shlex.join(cmd)}" + (f" > {stdout}" if stdout else "")
             + (f"  (expected: {step.expected})" if step.expected else ""))
         t = time.time()
         rc, err = 0, ""

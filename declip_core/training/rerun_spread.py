@@ -114,8 +114,9 @@ def format_table(rows: Sequence[SpreadRow]) -> str:
     """A markdown table: one row per variant, max |diff| per embedding against the unchanged retraining and
     against the reference."""
     ref = any(r.max_diff_reference for r in rows)
-    head = "| variant | inputs | perceptual vs same | semantic vs same |" + \
-        (" perceptual vs shipped | semantic vs shipped |" if ref else "") + " training s |"
+    head = "| variant | inputs | perceptual vs same (all components) | semantic vs same (all) |" + \
+        (" perceptual vs shipped (stored components) | semantic vs shipped (stored) |" if ref else "") + \
+        " training s |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         if r.variant == "run":

@@ -9,6 +9,7 @@ What is stored (all measured on the committed sample photos in declip_core/asset
   `declip_core.io.load_image`) and through `pyiqa.create_metric` (file paths, pyiqa's own loading);
 * the `lite` DeCLIP embeddings: first components of the perceptual and semantic embeddings, the norm of the
   projector input features, and the first components of a perceptual text embedding;
+* the same first components of the `lite-v1` DeCLIP (the one `control-demo` was trained on);
 * the sha256 of each shipped tag file, so a stale JSON is reported as such (not as a numeric drift).
 Tolerances are absolute, per quantity (see TOLERANCES).
 """
@@ -41,7 +42,7 @@ def compute() -> dict[str, Any]:
     dc = load_declip("lite")
     ims = {n: pil_to_tensor01(load_image(sample_path(n))).unsqueeze(0) for n in SAMPLES}  # each (1, 3, H, W)
     out: dict[str, Any] = {"samples": list(SAMPLES), "tolerances": TOLERANCES,
-                           "sha256": {t: PRETRAINED[t].sha256 for t in ("lite", "lite-tech", "lite-aes")}}
+                           "sha256": {t: PRETRAINED[t].sha256 for t in ("lite", "lite-tech", "lite-aes", "lite-v1")}}
     with torch.no_grad():
         for metric in ("tech", "aes"):
             qm = create_quality_model(metric, declip=dc)
@@ -57,6 +58,12 @@ def compute() -> dict[str, Any]:
                       "semantic": e.semantic[0, :N_COMPONENTS].tolist(),
                       "feature_norm": float(feats[0].norm())}
         out["lite_embeddings"] = emb
+        v1 = load_declip("lite-v1")
+        out["lite_v1_embeddings"] = {}
+        for n in SAMPLES:
+            e = v1.embed_pil([load_image(sample_path(n))])
+            out["lite_v1_embeddings"][n] = {"perceptual": e.perceptual[0, :N_COMPONENTS].tolist(),
+                                            "semantic": e.semantic[0, :N_COMPONENTS].tolist()}
         t = dc.embed_perceptual_text(list(TEXTS))
         out["lite_text"] = {s: t[i, :N_COMPONENTS].tolist() for i, s in enumerate(TEXTS)}
     out["pyiqa"] = pyiqa_scores()

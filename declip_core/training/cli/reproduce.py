@@ -14,6 +14,7 @@ A failing step is named and stops the run with its exit status. Ctrl-C: exit sta
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -25,7 +26,7 @@ REFERENCE = REPO / "tests" / "reference" / "shipped_tags.json"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from declip_core.training.repro_check import REBUILD_TOLERANCE
+    from declip_core.training.repro_check import REBUILD_TOLERANCE, SEMANTIC_TOLERANCE
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("recipe", nargs="?", default=str(DEFAULT_RECIPE), help="recipe file (YAML or JSON)")
@@ -40,13 +41,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--declip", default=None, help="--check: DeCLIP file or tag (default: <run>/declip.safetensors)")
     ap.add_argument("--tech", default=None, help="--check: tech head file or tag (default: <run>/iqa-tech.safetensors)")
     ap.add_argument("--aes", default=None, help="--check: aes head file or tag (default: <run>/iqa-aes.safetensors)")
+    ap.add_argument("--declip-v1", default=None,
+                    help="--check: the rebuilt v1 DeCLIP (the control demo's), judged against the shipped 'lite-v1' "
+                         "(default: runs/lite/declip.safetensors when it exists)")
     ap.add_argument("--control", default=None,
                     help="--check: the rebuilt control demo, compared with the shipped tag 'control-demo' as a "
                          "function (relative RMS of predictions; reported, not judged) (default: "
                          "runs/control/control_demo.safetensors when it exists)")
     ap.add_argument("--reference", default=str(REFERENCE), help="reference scores (default: tests/reference/shipped_tags.json)")
     ap.add_argument("--tolerance", type=float, default=REBUILD_TOLERANCE,
-                    help=f"largest |score diff| accepted, scores in 0..1 (default: {REBUILD_TOLERANCE})")
+                    help=f"largest |diff| accepted on the scores (0..1) and the perceptual embedding (default: "
+                         f"{REBUILD_TOLERANCE})")
+    ap.add_argument("--semantic-tolerance", type=float, default=SEMANTIC_TOLERANCE,
+                    help=f"largest |diff| accepted on the semantic embedding (default: {SEMANTIC_TOLERANCE}, its "
+                         "measured rerun spread with a margin; docs/weights.md)")
     a = ap.parse_args(argv)
     root = data_root(a.data)
     try:
@@ -66,11 +74,17 @@ def _check(a: argparse.Namespace, root: Path) -> int:
              (("declip", "declip.safetensors"), ("tech", "iqa-tech.safetensors"), ("aes", "iqa-aes.safetensors"))}
     try:
         ref = load_reference(a.reference)
-        res = compare(measure(tuple(ref["samples"]), files["declip"], files["tech"], files["aes"]), ref, a.tolerance)
+        v1 = Path(expand(a.declip_v1, root)) if a.declip_v1 else Path("runs/lite/declip.safetensors")
+        v1 = v1 if (a.declip_v1 or v1.is_file()) else None
+        res = compare(measure(tuple(ref["samples"]), files["declip"], files["tech"], files["aes"], declip_v1=v1), ref,
+                      a.tolerance, a.semantic_tolerance)
     except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        hint = "" if run.is_dir() or (a.declip and a.tech and a.aes) else \
+            f" ({run} is made by `make weights`; or pass --declip, --tech and --aes as tags or files)"
+        print(f"error: {e}{hint}", file=sys.stderr)
         return 2
-    print(f"weights: {files['declip']}, {files['tech']}, {files['aes']}; reference: {a.reference}")
+    print(f"weights: {files['declip']}, {files['tech']}, {files['aes']}" + (f", v1 DeCLIP {v1}" if v1 else "")
+          + f"; reference: {a.reference}")
     print(res.format())
     control = Path(expand(a.control, root)) if a.control else Path("runs/control/control_demo.safetensors")
     if a.control or control.is_file():
@@ -95,7 +109,7 @@ def _recipe(a: argparse.Namespace, root: Path) -> int:
         if a.list:
             print(f"{recipe.name} ({recipe.path}): {recipe.description}".rstrip(": "))
             for i, s in enumerate(recipe.steps, 1):
-                print(f"{i:2d}. {s.name}: {' '.join(expand(list(s.run), root))}")
+                print(f"{i:2d}. {s.name}: {shlex.join(expand(list(s.run), root))}")
                 outs = list(s.outputs) + ([s.stdout] if s.stdout else [])
                 if outs:
                     print(f"    outputs: {', '.join(expand(outs, root))}")

@@ -139,6 +139,10 @@ _EPOCH_S_PER_ROW = 17.6 / 42561
 _BUILD_SAMPLES_PER_S = 23.1
 
 
+def _minutes(seconds: float) -> str:
+    return "under 1 min" if seconds < 60 else f"~{seconds / 60:.0f} min"
+
+
 def plan(cfg, config_path: str | None) -> str:
     """What a run of `cfg` will do, where, and roughly how long (from the rates above), as printable lines."""
     i2t = Path(cfg.data.i2t_dir)
@@ -160,7 +164,7 @@ def plan(cfg, config_path: str | None) -> str:
         n_rows = n_build  # all splits: an upper bound on the training rows
         steps.append(f"build the I&2T set {i2t} from {', '.join(d.sources)}: {n_photos} photos x "
                      f"{d.crops_per_photo} crops x {1 + d.distortions_per_crop + d.combos_per_crop} images = about "
-                     f"{n_build} samples, ~{n_build / _BUILD_SAMPLES_PER_S / 60:.0f} min at "
+                     f"{n_build} samples plus the held-out types' test images, {_minutes(n_build / _BUILD_SAMPLES_PER_S)} at "
                      f"{_BUILD_SAMPLES_PER_S:g} samples/s (3 workers)")
     else:
         steps.append(f"I&2T set {i2t} (missing, and data.build is false: the run will stop)")
@@ -175,7 +179,7 @@ def plan(cfg, config_path: str | None) -> str:
     lines += [f"  - {s}" for s in steps]
     if n_rows:
         est = n_rows * (_FEATURE_S_PER_IMAGE + cfg.optim.epochs * _EPOCH_S_PER_ROW)
-        lines.append(f"  rough time: {est / 60:.0f} min for features (if not cached) and the disentangler at one "
+        lines.append(f"  rough time: {_minutes(est)} for features (if not cached) and the disentangler at one "
                      "thread, plus the build (above, if any) and the heads" + (" and evaluation" if cfg.evaluate else "")
                      + " (rates of the shipped runs, docs/weights.md)")
     else:
