@@ -138,7 +138,8 @@ def score_tech(tech: Any, images: np.ndarray, batch: int = 64) -> np.ndarray:
 
 
 def markdown_tables(results: Sequence[FamilyResult], checks: dict[str, bool]) -> str:
-    """The attribute table, the declip_tech table and the per-level medians."""
+    """The attribute table, the shuffled controls against the fed level, the declip_tech table (when measured)
+    and the per-level medians."""
     by = {(r.family, r.kind): r for r in results}
     kinds = [k for k in KINDS if any(r.kind == k for r in results)]
     head = "| family (measure, expected sign) | " + " | ".join(KIND_LABELS[k] for k in kinds) + " |"
@@ -162,11 +163,12 @@ def markdown_tables(results: Sequence[FamilyResult], checks: dict[str, bool]) ->
         for fam in FAMILIES:
             cells = [f"{by[(fam, k)].fed.fmt()} | {by[(fam, k)].design_rho:+.2f}" for k in shuffled]
             lines.append(f"| {fam} | " + " | ".join(cells) + " |")
-    lines += ["", "Spearman(requested level, declip_tech) [95% bootstrap CI]; distortion should lower it (−)", "",
-              head.replace("(measure, expected sign)", ""), sep]
-    for fam in FAMILIES:
-        cells = [by[(fam, k)].tech.fmt() if by[(fam, k)].tech else "n/a" for k in kinds]
-        lines.append(f"| {fam} | " + " | ".join(cells) + " |")
+    if any(r.tech for r in results):  # not with --no-tech
+        lines += ["", "Spearman(requested level, declip_tech) [95% bootstrap CI]; distortion should lower it (−)", "",
+                  head.replace("(measure, expected sign)", ""), sep]
+        for fam in FAMILIES:
+            cells = [by[(fam, k)].tech.fmt() if by[(fam, k)].tech else "n/a" for k in kinds]
+            lines.append(f"| {fam} | " + " | ".join(cells) + " |")
     lines += ["", "Median measured attribute per requested level (monotone = strictly in the expected direction)", "",
               "| family | kind | " + " | ".join(f"L{lv}" for lv in LEVELS) + " | monotone |",
               "|---|---|" + "---|" * (len(LEVELS) + 1)]

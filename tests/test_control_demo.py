@@ -321,6 +321,9 @@ def test_bench_tables_and_figures(tmp_path: Path) -> None:
     res = analyse(rows, n_boot=200)
     table = B.markdown_tables(res, verdict(res))
     assert "| blur (sharpness, −) |" in table and "real patches" in table and "✓" in table
+    assert "declip_tech" in table
+    no_tech = analyse([{k: v for k, v in r.items() if k != "tech"} for r in rows], n_boot=200)
+    assert "declip_tech" not in B.markdown_tables(no_tech, verdict(no_tech))  # --no-tech: no table of n/a
     B.plot_curves(rows, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").stat().st_size > 10_000
 
