@@ -145,10 +145,20 @@ def test_spec_forms():
     assert (p.arch, p.path) == ("ViT-B-32", "/w/file.safetensors")
 
 
-def test_text_embedding_does_not_depend_on_its_batch(lite_backbone):
-    """A text gets the same bits alone, among other texts and in any order (texts of one token count are
-    encoded together, so none is padded); this is what makes cached text features independent of the order
-    a cache was filled in."""
+@pytest.mark.parametrize("threads", [1, 2])
+def test_text_embedding_does_not_depend_on_its_batch(lite_backbone, threads):
+    """A text gets the same bits alone, among other texts and in any order, at one thread (texts of one token
+    count encoded together, none padded) and at two (one at a time); this is what makes cached text features
+    independent of the order a cache was filled in."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _check_text_batch_independence(lite_backbone)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_text_batch_independence(lite_backbone):
     texts = ["a photo of a cat", "really noisy", "slightly blurry, under-exposed photo of a harbour at dusk",
              "clean", "a photo of a dog"]
     together = lite_backbone.encode_text(texts)  # (5, 384)

@@ -46,22 +46,27 @@ class MiniLMText(nn.Module):
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         """(T, 384) float32 unit-norm embeddings, in the order of `texts`.
 
-        Texts are encoded in groups of equal token count, so no text is padded: a text's embedding is then the
-        same bits whatever it is encoded with (padding to a batch's longest text moves it by ~2e-7, which made
-        cached text features depend on the order a cache was filled in, and the disentangler's semantic
-        embedding with them; docs/weights.md, "Reproduce")."""
+        A text's embedding is the same bits whatever it is encoded with: at one torch thread texts of equal
+        token count are encoded together (no padding), with more threads one at a time (a multi-threaded batch
+        splits its rows by batch size). Padding to a batch's longest text moved an embedding by ~2e-7, which
+        made cached text features depend on the order a cache was filled in, and the disentangler's semantic
+        embedding with them (docs/weights.md, "Reproduce")."""
         if isinstance(texts, str):
             raise ValueError("encode_text takes a sequence of strings, not one string")
         texts = list(texts)
         if not texts:
             return torch.zeros(0, MINILM_DIM)
         dev = next(self.model.parameters()).device
-        ids = self.model.tokenizer(texts, truncation=True, max_length=self.model.max_seq_length)["input_ids"]
-        groups: dict[int, list[int]] = {}
-        for i, tok in enumerate(ids):
-            groups.setdefault(len(tok), []).append(i)
+        if torch.get_num_threads() == 1:
+            ids = self.model.tokenizer(texts, truncation=True, max_length=self.model.max_seq_length)["input_ids"]
+            groups: dict[int, list[int]] = {}
+            for i, tok in enumerate(ids):
+                groups.setdefault(len(tok), []).append(i)
+            batches = list(groups.values())
+        else:
+            batches = [[i] for i in range(len(texts))]
         out = torch.empty(len(texts), MINILM_DIM)
-        for idx in groups.values():
+        for idx in batches:
             emb = self.model.encode([texts[i] for i in idx], convert_to_tensor=True, normalize_embeddings=True,
                                     device=str(dev), show_progress_bar=False)
             out[idx] = emb.float().cpu()  # encode() runs under inference_mode; the copy can feed autograd

@@ -3,8 +3,9 @@
 The reference is tests/reference/shipped_tags.json (made by tests/reference/make_reference_values.py): the
 `declip_tech` and `declip_aes` scores of the shipped tags on five committed sample photos, through
 declip_core.iqa.create_quality_model, and the first 6 components of the `lite` DeCLIP's perceptual and
-semantic embeddings of them. `measure` scores and embeds the same photos with other weights (a rebuilt run
-folder, or tags) and `compare` reports max |diff| per metric and per embedding against its tolerance.
+semantic embeddings of them, and of the `lite-v1` DeCLIP's. `measure` scores and embeds the same photos with
+other weights (a rebuilt run folder, or tags) and `compare` reports max |diff| per metric and per embedding
+against its tolerance.
 """
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ METRIC_NAMES = ("declip_tech", "declip_aes")
 # reference stores the first 6 of each). Reference key -> reported prefix: the shipped `lite` (v4) and
 # `lite-v1` (the control demo's DeCLIP).
 EMBEDDING_SETS = {"lite_embeddings": "lite", "lite_v1_embeddings": "lite-v1"}
-# The semantic embedding is judged against its rerun spread, not against 0.01. Retraining the v3 disentangler
-# on the same inputs gives the same bits, but inputs changed in their last bits (x (1 + 1e-7 N(0,1)), what another
-# BLAS, thread count or text batching does) move its semantic embedding of the reference photos by up to
-# SEMANTIC_SPREAD (all components), its perceptual one by < 1e-4 (training/rerun_spread.py on runs/lite-v3,
-# 2026-12-07; docs/weights.md "Reproduce"). The semantic tolerance is that spread with a margin of more than 2x.
-SEMANTIC_SPREAD = 0.041
+# The semantic embeddings are judged against their rerun spread, not against 0.01. Retraining the v3
+# disentangler on the same inputs with the same code gives the same bits, but trainings whose inputs differ only
+# in their last bits give semantic embeddings of the reference photos up to SEMANTIC_SPREAD apart (all
+# components): 0.013 to 0.026 for inputs x (1 + 1e-7 N(0,1)), 0.041 to 0.046 between padded-batch and
+# batch-independent text features, 0.056 between the fresh-clone rebuild and the shipped file (whose text cache
+# was filled in another order); the perceptual embeddings move by < 1e-4 (training/rerun_spread.py on
+# runs/lite-v3, 2026-12-07; docs/weights.md "Reproduce"). The tolerance is 1.8x the largest of these. The first
+# components are about 0.08 in size, so this check only catches gross failures of the semantic side; the scores
+# and the perceptual embeddings are the strict checks.
+SEMANTIC_SPREAD = 0.056
 SEMANTIC_TOLERANCE = 0.1
 
 
@@ -96,7 +101,8 @@ def measure(samples: tuple[str, ...], declip: str | Path, tech: str | Path, aes:
             declip_v1: str | Path | None = None) -> dict[str, Any]:
     """declip_tech / declip_aes scores (0..1) of the named sample photos with the given weights (tags or files),
     images decoded by declip_core.io.load_image as the reference was; and the DeCLIP's embeddings of them
-    (`lite_embeddings`: sample -> {"perceptual": [P floats], "semantic": [S floats]}, unit norm)."""
+    (`lite_embeddings`: sample -> {"perceptual": [P floats], "semantic": [S floats]}, unit norm), and with
+    `declip_v1` (a tag or file) the same of that DeCLIP as `lite_v1_embeddings`."""
     import torch
 
     from declip_core.inference import load_declip

@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"largest |diff| accepted on the scores (0..1) and the perceptual embedding (default: "
                          f"{REBUILD_TOLERANCE})")
     ap.add_argument("--semantic-tolerance", type=float, default=SEMANTIC_TOLERANCE,
-                    help=f"largest |diff| accepted on the semantic embedding (default: {SEMANTIC_TOLERANCE}, its "
-                         "measured rerun spread with a margin; docs/weights.md)")
+                    help=f"largest |diff| accepted on the semantic embedding (default: {SEMANTIC_TOLERANCE}, 1.8x "
+                         "its largest measured rerun difference; docs/weights.md)")
     a = ap.parse_args(argv)
     root = data_root(a.data)
     try:
