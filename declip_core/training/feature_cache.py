@@ -23,7 +23,7 @@ from declip_core.transforms import normalize01
 CACHE_VERSION = 1
 
 
-TEXT_ENCODING = 2  # 2: MiniLM texts encoded in groups of equal token count (1: padded batches)
+TEXT_ENCODING = 2  # 2: each text's MiniLM features independent of its batch (backbones/minilm.py); 1: padded batches
 
 
 def backbone_key(backbone: Backbone, what: str = "image") -> str:

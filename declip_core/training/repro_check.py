@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 # Scores are in 0..1. The shipped DeCLIP is stored as float16 (ship_weights.py), and another machine's BLAS
 # and thread count move float32 results by ~1e-5; 0.01 is the stated tolerance of a rebuild, for both scores
 # and the perceptual embedding.
@@ -54,6 +56,30 @@ class CheckResult:
         return "\n".join(lines)
 
 
+def embed_samples(declip: Any, images: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """{photo: {"perceptual": (P,), "semantic": (S,)}} float32 unit-norm embeddings of PIL images, one at a
+    time as tests/reference/make_reference_values.py makes them."""
+    import torch
+
+    out = {}
+    with torch.no_grad():
+        for name, pil in images.items():
+            e = declip.embed_pil([pil])
+            out[name] = {"perceptual": e.perceptual[0].numpy(), "semantic": e.semantic[0].numpy()}
+    return out
+
+
+def max_abs_diff(a: Mapping[str, Mapping[str, np.ndarray]], b: Mapping[str, Mapping[str, Any]],
+                 part: str) -> float:
+    """Max |a - b| of one embedding over the photos of b, over the components b holds (a reference may store
+    only the first few)."""
+    d = 0.0
+    for name, emb in b.items():
+        ref = np.asarray(emb[part], dtype=np.float64)
+        d = max(d, float(np.abs(np.asarray(a[name][part][: len(ref)], dtype=np.float64) - ref).max()))
+    return d
+
+
 def load_reference(path: str | Path) -> dict[str, Any]:
     """The reference JSON; raises ValueError naming the file when it lacks the samples or the metric scores."""
     p = Path(path)
@@ -69,9 +95,9 @@ def load_reference(path: str | Path) -> dict[str, Any]:
 def compare(measured: Mapping[str, Mapping[str, float]], reference: Mapping[str, Any],
             tolerance: float = REBUILD_TOLERANCE, semantic_tolerance: float = SEMANTIC_TOLERANCE) -> CheckResult:
     """Max |measured - reference| per metric over the reference samples, and per embedding over the components
-    the reference stores when both sides hold embeddings (`lite`, and `lite-v1` when measured). `tolerance` judges the scores and the perceptual
-    embedding, `semantic_tolerance` the semantic one. Raises ValueError when a sample is missing from `measured`
-    or a tolerance < 0."""
+    the reference stores when both sides hold embeddings (`lite`, and `lite-v1` when measured). `tolerance`
+    judges the scores and the perceptual embeddings, `semantic_tolerance` the semantic ones. Raises ValueError
+    when a sample is missing from `measured` or a tolerance < 0."""
     if tolerance < 0 or semantic_tolerance < 0:
         raise ValueError(f"tolerances must be >= 0, got {tolerance} and {semantic_tolerance}")
     samples = tuple(reference["samples"])
@@ -88,11 +114,7 @@ def compare(measured: Mapping[str, Mapping[str, float]], reference: Mapping[str,
         if not (ref_emb and got_emb):
             continue
         for part in ("perceptual", "semantic"):
-            d = 0.0
-            for s in samples:
-                r, g = ref_emb[s][part], got_emb[s][part][:len(ref_emb[s][part])]
-                d = max(d, max(abs(float(a) - float(b)) for a, b in zip(r, g)))
-            diffs[f"{prefix} {part}"] = d
+            diffs[f"{prefix} {part}"] = max_abs_diff(got_emb, {s: ref_emb[s] for s in samples}, part)
             tols[f"{prefix} {part}"] = semantic_tolerance if part == "semantic" else tolerance
     return CheckResult(diffs, tols, samples)
 
@@ -101,7 +123,7 @@ def measure(samples: tuple[str, ...], declip: str | Path, tech: str | Path, aes:
             declip_v1: str | Path | None = None) -> dict[str, Any]:
     """declip_tech / declip_aes scores (0..1) of the named sample photos with the given weights (tags or files),
     images decoded by declip_core.io.load_image as the reference was; and the DeCLIP's embeddings of them
-    (`lite_embeddings`: sample -> {"perceptual": [P floats], "semantic": [S floats]}, unit norm), and with
+    (`lite_embeddings`: embed_samples), and with
     `declip_v1` (a tag or file) the same of that DeCLIP as `lite_v1_embeddings`."""
     import torch
 
@@ -119,15 +141,9 @@ def measure(samples: tuple[str, ...], declip: str | Path, tech: str | Path, aes:
         for name, metric, ckpt in (("declip_tech", "tech", tech), ("declip_aes", "aes", aes)):
             qm = create_quality_model(metric, checkpoint=str(ckpt), declip=dc)
             out[name] = {n: float(qm(x)[0]) for n, x in ims.items()}
-        emb = {}
-        for n, pil in pils.items():
-            e = dc.embed_pil([pil])  # as tests/reference/make_reference_values.py
-            emb[n] = {"perceptual": e.perceptual[0].tolist(), "semantic": e.semantic[0].tolist()}
-        out["lite_embeddings"] = emb
-        if declip_v1 is not None:  # the rebuilt v1 DeCLIP (the control demo's), against `lite-v1`
-            v1 = load_declip(str(declip_v1))
-            out["lite_v1_embeddings"] = {n: {"perceptual": e.perceptual[0].tolist(), "semantic": e.semantic[0].tolist()}
-                                         for n, e in ((n, v1.embed_pil([p])) for n, p in pils.items())}
+    out["lite_embeddings"] = embed_samples(dc, pils)
+    if declip_v1 is not None:  # the rebuilt v1 DeCLIP (the control demo's), against `lite-v1`
+        out["lite_v1_embeddings"] = embed_samples(load_declip(str(declip_v1)), pils)
     return out
 
 

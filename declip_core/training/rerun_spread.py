@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from declip_core.training.disentangler import TrainArrays
+from declip_core.training.repro_check import embed_samples, max_abs_diff
 
 PARTS = {"feats": "backbone features", "perc_text": "perceptual text features", "sem_text": "semantic text features"}
 REL_SIZE = 1e-7  # relative size of the change: the last bits of a float32
@@ -55,30 +56,6 @@ class SpreadRow:
     max_diff: dict[str, float]  # embedding -> max |this - the retraining on unchanged inputs| (photos, components)
     max_diff_reference: dict[str, float]  # embedding -> max |this - reference| over the stored components
     seconds: float  # training time (0 for 'run')
-
-
-def embed_samples(declip: Any, images: Mapping[str, Any]) -> dict[str, dict[str, np.ndarray]]:
-    """{photo: {"perceptual": (P,), "semantic": (S,)}} float32 unit-norm embeddings of PIL images, one at a
-    time as tests/reference/make_reference_values.py makes them."""
-    import torch
-
-    out = {}
-    with torch.no_grad():
-        for name, pil in images.items():
-            e = declip.embed_pil([pil])
-            out[name] = {"perceptual": e.perceptual[0].numpy(), "semantic": e.semantic[0].numpy()}
-    return out
-
-
-def max_abs_diff(a: Mapping[str, Mapping[str, np.ndarray]], b: Mapping[str, Mapping[str, Any]],
-                 part: str) -> float:
-    """Max |a - b| of one embedding over the photos of b, over the components b holds (a reference may store
-    only the first few)."""
-    d = 0.0
-    for name, emb in b.items():
-        ref = np.asarray(emb[part], dtype=np.float64)
-        d = max(d, float(np.abs(np.asarray(a[name][part][: len(ref)], dtype=np.float64) - ref).max()))
-    return d
 
 
 def rerun_spread(arrays: TrainArrays, train: Any, backbone: Any, run_embeddings: Mapping[str, Mapping[str, Any]],

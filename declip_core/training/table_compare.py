@@ -102,8 +102,8 @@ class ReportDiff:
 
     @property
     def ok(self) -> bool:
-        """True when every judged table is present, complete and within the tolerance (and, when some tables
-        are not rebuilt, at least one is)."""
+        """True when at least one table was compared and every judged table is present, complete and within the
+        tolerance."""
         return not self.missing_tables and bool(self.tables) and all(
             t.machine_dependent or (not t.missing and not t.mismatched and t.max_diff <= self.tolerance)
             for t in self.tables)
@@ -136,7 +136,7 @@ class ReportDiff:
 
 
 def compare_tables(ref: Table, new: Table) -> TableDiff:
-    """Every number of `ref` against the same row (first cell) and column (header cell) of `new`."""
+    """Every number of `ref` against the same row (`row_key`: its label cells) and column (header cell) of `new`."""
     d = TableDiff(ref.key, ref.machine_dependent or new.machine_dependent)
     new_cols = {h: j for j, h in enumerate(new.header)}
     new_rows = {row_key(r): r for r in new.rows if r}

@@ -24,9 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True, help="a training run folder (resolved_config.yaml, declip.safetensors)")
     ap.add_argument("--variants", nargs="+", default=["sem_text:1", "sem_text:2", "perc_text:1", "feats:1"],
-                    help="PART:SEED, PART in feats, perc_text, sem_text; the unchanged retraining 'same' always runs first (default: %(default)s)")
+                    help="PART:SEED, PART in feats, perc_text, sem_text; the unchanged retraining 'same' always runs "
+                         "first (default: %(default)s)")
     ap.add_argument("--reference", default="tests/reference/shipped_tags.json",
-                    help="reference JSON with the shipped `lite` embeddings ('lite_embeddings'; '' for none)")
+                    help="reference JSON: its 'samples' are the photos, its 'lite_embeddings' the shipped `lite` "
+                         "(default: %(default)s)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--out", default=None, help="also write the table to this markdown file")
     add_data_argument(ap)
@@ -37,8 +39,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(a: argparse.Namespace) -> int:
-    import json
-
     import torch
 
     from declip_core.backbones import create_backbone
@@ -48,7 +48,8 @@ def _run(a: argparse.Namespace) -> int:
     from declip_core.training.config import disentangler_config, load_config
     from declip_core.training.disentangler import train_disentangler
     from declip_core.training.pipeline import encode_rows, train_arrays, training_rows
-    from declip_core.training.rerun_spread import embed_samples, format_table, parse_variant, rerun_spread
+    from declip_core.training.repro_check import embed_samples, load_reference
+    from declip_core.training.rerun_spread import format_table, parse_variant, rerun_spread
 
     run = Path(a.run)
     try:
@@ -57,8 +58,8 @@ def _run(a: argparse.Namespace) -> int:
         for f in ("resolved_config.yaml", "declip.safetensors"):
             if not (run / f).is_file():
                 raise ValueError(f"{run / f}: missing (is {run} a training run folder?)")
-        ref_doc = json.loads(Path(a.reference).read_text()) if a.reference else None
-        if ref_doc is not None and "lite_embeddings" not in ref_doc:
+        ref_doc = load_reference(a.reference)
+        if "lite_embeddings" not in ref_doc:
             raise ValueError(f"{a.reference}: holds no 'lite_embeddings'")
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -70,18 +71,17 @@ def _run(a: argparse.Namespace) -> int:
     arrays = train_arrays(rows, encode_rows(rows, backbone, cfg.cache_dir), backbone, cfg.cache_dir,
                           cfg.model.features)
     dcfg = disentangler_config(cfg, backbone.info)
-    samples = tuple(ref_doc["samples"]) if ref_doc else ("chelsea", "coffee", "camera", "astronaut", "rocket")
-    images = {n: load_image(sample_path(n)) for n in samples}
+    images = {n: load_image(sample_path(n)) for n in ref_doc["samples"]}
     own = embed_samples(load_declip(str(run / "declip.safetensors")), images)
     print(f"{run}: {len(rows)} training rows; {len(set(a.variants) | {'same'})} retrainings", flush=True)
     res = rerun_spread(arrays, lambda arr, tmp: train_disentangler(arr, dcfg, cfg.optim, tmp, seed=cfg.seed,
                                                                      resume=False),
-                       backbone, own, images, a.variants, reference=ref_doc["lite_embeddings"] if ref_doc else None)
+                       backbone, own, images, a.variants, reference=ref_doc["lite_embeddings"])
     table = format_table(res)
     print(table)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(f"Rerun spread of {run} ({len(rows)} rows, {len(samples)} reference photos)\n\n"
+        Path(a.out).write_text(f"Rerun spread of {run} ({len(rows)} rows, {len(images)} reference photos)\n\n"
                                + table + "\n")
     return 0
 

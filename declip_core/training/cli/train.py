@@ -164,7 +164,8 @@ def plan(cfg, config_path: str | None) -> str:
         n_rows = n_build  # all splits: an upper bound on the training rows
         steps.append(f"build the I&2T set {i2t} from {', '.join(d.sources)}: {n_photos} photos x "
                      f"{d.crops_per_photo} crops x {1 + d.distortions_per_crop + d.combos_per_crop} images = about "
-                     f"{n_build} samples plus the held-out types' test images, {_minutes(n_build / _BUILD_SAMPLES_PER_S)} at "
+                     f"{n_build} samples plus the held-out types' test images, "
+                     f"{_minutes(n_build / _BUILD_SAMPLES_PER_S)} at "
                      f"{_BUILD_SAMPLES_PER_S:g} samples/s (3 workers)")
     else:
         steps.append(f"I&2T set {i2t} (missing, and data.build is false: the run will stop)")
